@@ -1,0 +1,5 @@
+"""`python -m distrib` runs the command line."""
+
+from distrib.cli import main
+
+raise SystemExit(main())

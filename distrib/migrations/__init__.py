@@ -1,0 +1,1 @@
+"""Alembic migrations for the distrib schema, run programmatically by distrib.store."""

@@ -1,0 +1,422 @@
+"""The database: releases and their versions, the outbox and the delivery log (SQLAlchemy Core).
+
+SQLite by default (WAL, synchronous=FULL, writes under BEGIN IMMEDIATE); PostgreSQL when
+DISTRIB_DATABASE_URL says so. The schema is versioned with Alembic and upgraded on open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from distrib.errors import StoreError
+from distrib.models import Release, ReleaseState, StoredRelease, iso_z, utc
+
+# The newest migration in distrib/migrations/versions; a test keeps it equal to Alembic's head.
+SCHEMA_HEAD = "0002"
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = utc(value)
+        # SQLite has no zone type: store naive UTC text, which also sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("version_hash", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("parsed", sa.Text, nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("horizon_at", UTCDateTime, nullable=True, index=True),
+    sa.Column("queued_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=True),
+)
+
+release_versions = sa.Table(
+    "release_versions",
+    metadata,
+    sa.Column("release_id", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("version_hash", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source_text", sa.Text, nullable=False),
+    sa.Column("parsed", sa.Text, nullable=False),
+    sa.Column("queued_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(400), nullable=False, unique=True),
+    sa.Column("release_id", sa.String(128), nullable=False, index=True),
+    sa.Column("release_version", sa.Integer, nullable=False),
+    sa.Column("release_hash", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("offset_seconds", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("not_after", UTCDateTime, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("worker_id", sa.String(128), nullable=True),
+    sa.Column("post", sa.Text, nullable=False),
+    sa.Column("remote_id", sa.Text, nullable=True),
+    sa.Column("remote_url", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Leads with the state so "what is due?" never walks the sent history (reference C.2).
+    sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id"), nullable=False, index=True),
+    sa.Column("key", sa.String(400), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("worker_id", sa.String(128), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("remote_id", sa.Text, nullable=True),
+    sa.Column("remote_url", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("release_hash", sa.String(64), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueResult:
+    release_id: str
+    version: int
+    outcome: str  # "new" | "unchanged" | "updated" | "requeued"
+    previous: StoredRelease | None
+    current: StoredRelease
+
+
+# Called inside the queue transaction (the delivery engine plans the outbox here).
+QueueHook = Callable[[Connection, QueueResult, datetime], None]
+
+
+def engine_url(url: str) -> str:
+    """postgresql:// means psycopg 3 (the driver we install), not SQLAlchemy's psycopg2 default."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = engine_url(url)
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below be the only transaction control (pysqlite's own is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a committed 'sending' survives power loss
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front so two of them never deadlock upgrading a read lock.
+        immediate = conn.get_execution_options().get("immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """All database access goes through here; methods take `now` rather than reading a clock."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if migrate:
+            self.migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema_version(self) -> str | None:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema; a no-op (and no Alembic import) when it is already current."""
+        try:
+            if revision == "head" and self.schema_version() == SCHEMA_HEAD:
+                return
+            from alembic import command
+            from alembic.config import Config
+
+            config = Config()
+            config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open or upgrade the database: {_short(exc)}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite)."""
+        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- releases -----------------------------------------------------------------------------
+
+    def queue(
+        self, release: Release, source: str, source_text: str, now: datetime,
+        hook: QueueHook | None = None,
+    ) -> QueueResult:  # fmt: skip
+        """Store a release (a new version when its content changed) in one transaction."""
+        now = utc(now)
+        digest = release.content_hash()
+        with self.write() as conn:
+            row = conn.execute(sa.select(releases).where(releases.c.id == release.id)).first()
+            previous = _stored(row) if row else None
+            if previous and previous.version_hash == digest and previous.state == ReleaseState.QUEUED:
+                return QueueResult(release.id, previous.version, "unchanged", previous, previous)
+            version = previous.version + 1 if previous else 1
+            outcome = "new"
+            if previous:
+                outcome = "requeued" if previous.state == ReleaseState.CANCELLED else "updated"
+            parsed = json.dumps(release.to_dict(), ensure_ascii=False, sort_keys=True)
+            conn.execute(
+                release_versions.insert().values(
+                    release_id=release.id, version=version, version_hash=digest,
+                    state=ReleaseState.QUEUED.value, source_text=source_text, parsed=parsed,
+                    queued_at=now,
+                )
+            )  # fmt: skip
+            values = {
+                "version": version,
+                "version_hash": digest,
+                "state": ReleaseState.QUEUED.value,
+                "source": source,
+                "parsed": parsed,
+                "language": release.language,
+                "published_at": release.published,
+                "horizon_at": _horizon(release),
+                "updated_at": now,
+                "cancelled_at": None,
+                "cancel_reason": None,
+            }
+            if previous:
+                conn.execute(releases.update().where(releases.c.id == release.id).values(**values))
+            else:
+                conn.execute(releases.insert().values(id=release.id, queued_at=now, **values))
+            current = StoredRelease(
+                release=release, version=version, version_hash=digest, state=ReleaseState.QUEUED,
+                source=source, queued_at=previous.queued_at if previous else now, updated_at=now,
+            )  # fmt: skip
+            result = QueueResult(release.id, version, outcome, previous, current)
+            if hook is not None:
+                hook(conn, result, now)
+            return result
+
+    def cancel(
+        self, release_id: str, reason: str | None, now: datetime,
+        hook: Callable[[Connection, StoredRelease, datetime], None] | None = None,
+    ) -> tuple[StoredRelease, bool]:  # fmt: skip
+        """Mark a release cancelled (a new version, so calendars see SEQUENCE rise).
+
+        Returns the release and whether anything changed (False: it was already cancelled).
+        """
+        now = utc(now)
+        with self.write() as conn:
+            row = conn.execute(sa.select(releases).where(releases.c.id == release_id)).first()
+            if row is None:
+                raise KeyError(release_id)
+            stored = _stored(row)
+            if stored.state == ReleaseState.CANCELLED:
+                return stored, False
+            version = stored.version + 1
+            source_text = conn.execute(
+                sa.select(release_versions.c.source_text).where(
+                    release_versions.c.release_id == release_id,
+                    release_versions.c.version == stored.version,
+                )
+            ).scalar_one()
+            conn.execute(
+                release_versions.insert().values(
+                    release_id=release_id, version=version, version_hash=stored.version_hash,
+                    state=ReleaseState.CANCELLED.value, source_text=source_text, parsed=row.parsed,
+                    queued_at=now,
+                )
+            )  # fmt: skip
+            conn.execute(
+                releases.update()
+                .where(releases.c.id == release_id)
+                .values(
+                    version=version, state=ReleaseState.CANCELLED.value, updated_at=now,
+                    cancelled_at=now, cancel_reason=reason,
+                )
+            )  # fmt: skip
+            cancelled = StoredRelease(
+                release=stored.release, version=version, version_hash=stored.version_hash,
+                state=ReleaseState.CANCELLED, source=stored.source, queued_at=stored.queued_at,
+                updated_at=now, cancelled_at=now, cancel_reason=reason,
+            )  # fmt: skip
+            if hook is not None:
+                hook(conn, cancelled, now)
+            return cancelled, True
+
+    def release(self, release_id: str) -> StoredRelease | None:
+        with self.read() as conn:
+            row = conn.execute(sa.select(releases).where(releases.c.id == release_id)).first()
+        return _stored(row) if row else None
+
+    def releases(
+        self,
+        *,
+        visible_at: datetime | None = None,
+        language: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredRelease]:
+        """Stored releases, newest publication first.
+
+        visible_at: only those whose embargo has lifted by then (published <= visible_at).
+        """
+        query = sa.select(releases).order_by(releases.c.published_at.desc(), releases.c.id)
+        if visible_at is not None:
+            query = query.where(releases.c.published_at <= utc(visible_at))
+        if language is not None:
+            query = query.where(releases.c.language == language)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read() as conn:
+            return [_stored(row) for row in conn.execute(query)]
+
+    def versions(self, release_id: str) -> list[dict[str, Any]]:
+        """The audit trail of one release: every version with its hash, state and time."""
+        query = (
+            sa.select(
+                release_versions.c.version,
+                release_versions.c.version_hash,
+                release_versions.c.state,
+                release_versions.c.queued_at,
+            )
+            .where(release_versions.c.release_id == release_id)
+            .order_by(release_versions.c.version)
+        )
+        with self.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def outbox_rows(self, release_id: str | None = None) -> list[dict[str, Any]]:
+        """Outbox rows in the `status --json` shape (DESIGN §9), soonest first."""
+        query = sa.select(
+            outbox.c.key, outbox.c.release_id, outbox.c.channel, outbox.c.kind, outbox.c.due_at,
+            outbox.c.state, outbox.c.attempts, outbox.c.remote_id, outbox.c.remote_url,
+            outbox.c.error, outbox.c.sent_at,
+        ).order_by(outbox.c.due_at, outbox.c.id)  # fmt: skip
+        if release_id is not None:
+            query = query.where(outbox.c.release_id == release_id)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "key": row.key,
+                "release_id": row.release_id,
+                "channel": row.channel,
+                "kind": row.kind,
+                "due": iso_z(row.due_at),
+                "state": row.state,
+                "attempts": row.attempts,
+                "remote_id": row.remote_id,
+                "remote_url": row.remote_url,
+                "error": row.error,
+                "sent_at": iso_z(row.sent_at) if row.sent_at else None,
+            }
+            for row in rows
+        ]
+
+
+def _horizon(release: Release) -> datetime:
+    """The last moment the release speaks about (for 'upcoming events' queries)."""
+    moments = [release.published]
+    moments += [e.end or e.start for e in release.events]
+    moments += [d.due for d in release.deadlines]
+    return max(moments)
+
+
+def _stored(row: sa.Row[Any]) -> StoredRelease:
+    return StoredRelease(
+        release=Release.from_dict(json.loads(row.parsed)),
+        version=row.version,
+        version_hash=row.version_hash,
+        state=ReleaseState(row.state),
+        source=row.source,
+        queued_at=row.queued_at,
+        updated_at=row.updated_at,
+        cancelled_at=row.cancelled_at,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of a driver error, without SQL or parameters (which may hold data)."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
