@@ -8,12 +8,12 @@ are refused before anything is built, so an alias bomb never expands.
 from __future__ import annotations
 
 import difflib
-from functools import partial
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -366,8 +366,12 @@ def _build(root: _Val, body: str, problems: _Problems) -> Release | None:
     published = None
     published_raw = top.text("published", required=True)
     if published_raw is not None and zone is not None:
-        parsed = _parse_moment(published_raw, zone, partial(top.error, "published"), allow_date_only=False)
-        published = parsed[0] if parsed else None
+        parsed = _parse_moment(published_raw, zone, partial(top.error, "published"), allow_date_only=True)
+        if parsed and parsed[1]:
+            # A release dated only by its day is public from the start of that day in its zone.
+            published = parsed[0] - timedelta(days=1)
+        else:
+            published = parsed[0] if parsed else None
 
     language = top.text("language") or "en"
     if not _LANGUAGE.match(language):
