@@ -336,6 +336,12 @@ def _parse_moment(
     return local.astimezone(UTC), False
 
 
+def _start_of_day(day_end: datetime, zone: str) -> datetime:
+    tz = ZoneInfo(zone)
+    day = (day_end.astimezone(tz) - timedelta(microseconds=1)).date()
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
 def _fmt_offset(dt: datetime) -> str:
     offset = dt.utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
@@ -367,11 +373,11 @@ def _build(root: _Val, body: str, problems: _Problems) -> Release | None:
     published_raw = top.text("published", required=True)
     if published_raw is not None and zone is not None:
         parsed = _parse_moment(published_raw, zone, partial(top.error, "published"), allow_date_only=True)
-        if parsed and parsed[1]:
-            # A release dated only by its day is public from the start of that day in its zone.
-            published = parsed[0] - timedelta(days=1)
-        else:
-            published = parsed[0] if parsed else None
+        if parsed:
+            moment, date_only = parsed
+            # A release dated only by its day is public from the start of that day in its zone
+            # (computed in local time: a DST day is not 24 hours long).
+            published = _start_of_day(moment, zone) if date_only else moment
 
     language = top.text("language") or "en"
     if not _LANGUAGE.match(language):
