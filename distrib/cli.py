@@ -65,9 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="distrib",
         description="Distribute a press release: feeds and calendars for journalists, posts for "
         "followers, reminders before deadlines and briefings — each delivered once, on time.",
-        parents=[common],
     )
-    parser.set_defaults(verbose=False)
+    # Its own -v (not the shared parent's action object, whose default must stay SUPPRESS).
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, and a traceback on errors"
+    )
     parser.add_argument("--version", action="version", version=f"distrib {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -98,6 +100,7 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
+        force=True,  # main() may run several times in one process (tests, embedding)
     )
 
 

@@ -122,7 +122,8 @@ def _decode(data: bytes | str, problems: _Problems) -> str | None:
 
 
 def _split_front_matter(text: str, problems: _Problems) -> tuple[str, int, str] | None:
-    lines = text.splitlines(keepends=True)
+    # Split on newlines only: str.splitlines() would also break at U+000B, U+2028... and shift lines.
+    lines = [piece for piece in re.split(r"(?<=\n)", text) if piece]
     if not lines or lines[0].strip() != "---":
         problems.add(1, "file", "must start with a '---' line opening the YAML front matter")
         return None
@@ -134,6 +135,18 @@ def _split_front_matter(text: str, problems: _Problems) -> tuple[str, int, str] 
 
 
 def _load_yaml(yaml_text: str, first_line: int, problems: _Problems) -> _Val | None:
+    # YAML's reader refuses control characters with an offset, not a line: find them ourselves.
+    bad_lines = False
+    for number, source_line in enumerate(yaml_text.split("\n"), start=first_line):
+        control = _CONTROL.search(source_line)
+        if control:
+            key = source_line.split(":", 1)[0].strip(" -{") if ":" in source_line else "yaml"
+            problems.add(
+                number, key or "yaml", f"contains a control character (U+{ord(control.group(0)):04X})"
+            )
+            bad_lines = True
+    if bad_lines:
+        return None
     # Refuse anchors, aliases and tags at the token level: nothing is composed, so no bomb expands
     # and no tag reaches a constructor.
     try:
