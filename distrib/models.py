@@ -248,6 +248,34 @@ class Post:
     def text(self) -> str:
         return "\n\n".join(p.text for p in self.parts)
 
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = _jsonable(self)
+        data["data"] = dict(self.data)
+        data["parts"] = [{**p, "facets": [dict(f) for f in p["facets"]]} for p in data["parts"]]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Post:
+        return Post(
+            channel=data["channel"],
+            kind=PostKind(data["kind"]),
+            release_id=data["release_id"],
+            target=data["target"],
+            parts=tuple(
+                PostPart(p["text"], p["length"], p["limit"], tuple(p.get("facets", ())))
+                for p in data["parts"]
+            ),
+            key=data.get("key", ""),
+            due=parse_iso_z(data["due"]) if data.get("due") else None,
+            subject=data.get("subject"),
+            html=data.get("html"),
+            link=data.get("link"),
+            image=data.get("image"),
+            language=data.get("language", "en"),
+            release_hash=data.get("release_hash", ""),
+            data=data.get("data", {}),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from distrib.errors import StoreError
-from distrib.models import Release, ReleaseState, StoredRelease, iso_z, utc
+from distrib.models import (
+    Delivery,
+    OutboxItem,
+    Post,
+    PostKind,
+    Release,
+    ReleaseState,
+    Status,
+    StoredRelease,
+    iso_z,
+    utc,
+)
 
 # The newest migration in distrib/migrations/versions; a test keeps it equal to Alembic's head.
 SCHEMA_HEAD = "0002"
@@ -425,3 +436,360 @@ def _short(exc: BaseException) -> str:
     """The first line of a driver error, without SQL or parameters (which may hold data)."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+# -- the outbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """A row the planner wants in the outbox (state pending, or skipped with a reason)."""
+
+    key: str
+    release_id: str
+    release_version: int
+    release_hash: str
+    channel: str
+    kind: PostKind
+    target: str
+    offset_seconds: int
+    due: datetime
+    not_after: datetime | None
+    post: Post
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    inserted: int = 0
+    updated: int = 0
+    kept: int = 0
+    withdrawn: int = 0
+
+
+def plan_items(conn: Connection, release_id: str, items: list[PlannedItem], now: datetime) -> PlanChange:
+    """Make the release's outbox match `items` inside the caller's transaction.
+
+    Unsent (pending) rows are replaced or withdrawn; rows already sent, failed, uncertain or
+    skipped are kept as they are: what went out stays on record and is never sent again.
+    """
+    existing = {
+        row.key: row
+        for row in conn.execute(
+            sa.select(outbox.c.id, outbox.c.key, outbox.c.state).where(outbox.c.release_id == release_id)
+        )
+    }
+    inserted = updated = kept = 0
+    wanted = set()
+    for item in items:
+        wanted.add(item.key)
+        values = {
+            "release_version": item.release_version,
+            "release_hash": item.release_hash,
+            "due_at": item.due,
+            "not_after": item.not_after,
+            "next_attempt_at": item.due,
+            "post": json.dumps(item.post.to_dict(), ensure_ascii=False, sort_keys=True),
+            "state": (Status.SKIPPED if item.skip_reason else Status.PENDING).value,
+            "error": item.skip_reason,
+            "updated_at": now,
+        }
+        row = existing.get(item.key)
+        if row is None:
+            conn.execute(
+                outbox.insert().values(
+                    key=item.key, release_id=item.release_id, channel=item.channel, kind=item.kind.value,
+                    target=item.target, offset_seconds=item.offset_seconds, attempts=0, created_at=now,
+                    **values,
+                )
+            )  # fmt: skip
+            inserted += 1
+        elif row.state == Status.PENDING.value:
+            conn.execute(
+                outbox.update().where(outbox.c.id == row.id, outbox.c.state == row.state).values(**values)
+            )
+            updated += 1
+        else:
+            kept += 1
+    withdrawn = conn.execute(
+        outbox.update()
+        .where(
+            outbox.c.release_id == release_id,
+            outbox.c.state == Status.PENDING.value,
+            outbox.c.key.not_in(wanted) if wanted else sa.true(),
+        )
+        .values(state=Status.CANCELLED.value, error="withdrawn: no longer planned", updated_at=now)
+    ).rowcount
+    return PlanChange(inserted, updated, kept, withdrawn)
+
+
+def withdraw_pending(conn: Connection, release_id: str, reason: str, now: datetime) -> int:
+    """Cancel every unsent row of a release (used by `distrib cancel`, before planning cancellations)."""
+    return conn.execute(
+        outbox.update()
+        .where(outbox.c.release_id == release_id, outbox.c.state == Status.PENDING.value)
+        .values(state=Status.CANCELLED.value, error=reason, updated_at=now)
+    ).rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One outbox row changing state, as the worker reports it (JSON lines in --simulate)."""
+
+    at: datetime
+    item: OutboxItem
+    state: Status
+    error: str | None = None
+    remote_url: str | None = None
+
+
+class Outbox:
+    """The outbox operations the worker uses; each is one short transaction, none calls a channel."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def next_due(self) -> datetime | None:
+        with self.store.read() as conn:
+            return conn.execute(
+                sa.select(sa.func.min(outbox.c.next_attempt_at)).where(outbox.c.state == Status.PENDING.value)
+            ).scalar()
+
+    def expire_late(self, now: datetime) -> list[Transition]:
+        """Due rows past their grace become skipped (a reminder after its moment is worse than none)."""
+        now = utc(now)
+        with self.store.write() as conn:
+            rows = conn.execute(
+                sa.select(outbox).where(
+                    outbox.c.state == Status.PENDING.value,
+                    outbox.c.next_attempt_at <= now,
+                    outbox.c.not_after.is_not(None),
+                    outbox.c.not_after < now,
+                )
+            ).all()
+            out = []
+            for row in rows:
+                item = _item(row)
+                assert item.not_after is not None
+                reason = (
+                    f"missed: due {iso_z(item.due)}, not sent before {iso_z(item.not_after)} "
+                    f"(now {iso_z(now)})"
+                )
+                done = conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == item.id, outbox.c.state == Status.PENDING.value)
+                    .values(state=Status.SKIPPED.value, error=reason, updated_at=now)
+                ).rowcount
+                if done:
+                    out.append(Transition(now, item, Status.SKIPPED, reason))
+            return out
+
+    def claim(self, now: datetime, worker_id: str, lease: timedelta, limit: int = 50) -> list[OutboxItem]:
+        """Take due rows: commit `sending` with a lease and open an attempt record, before any send."""
+        now = utc(now)
+        with self.store.write() as conn:
+            query = (
+                sa.select(outbox.c.id)
+                .where(outbox.c.state == Status.PENDING.value, outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.next_attempt_at, outbox.c.id)
+                .limit(limit)
+            )
+            if conn.dialect.name == "postgresql":
+                # Several workers share the outbox: each takes rows nobody else holds.
+                query = query.with_for_update(skip_locked=True)
+            ids = [row.id for row in conn.execute(query)]
+            if not ids:
+                return []
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(ids), outbox.c.state == Status.PENDING.value)
+                .values(
+                    state=Status.SENDING.value, worker_id=worker_id, lease_until=now + lease,
+                    attempts=outbox.c.attempts + 1, updated_at=now,
+                )
+            )  # fmt: skip
+            rows = conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.id.in_(ids), outbox.c.worker_id == worker_id)
+                .order_by(outbox.c.due_at, outbox.c.id)
+            ).all()
+            items = [_item(row) for row in rows if row.state == Status.SENDING.value]
+            if items:
+                conn.execute(
+                    deliveries.insert(),
+                    [
+                        {
+                            "outbox_id": item.id, "key": item.key, "attempt": item.attempts,
+                            "worker_id": worker_id, "started_at": now, "outcome": "sending",
+                            "release_hash": item.release_hash,
+                        }
+                        for item in items
+                    ],
+                )  # fmt: skip
+            return items
+
+    def finish(
+        self,
+        item: OutboxItem,
+        state: Status,
+        now: datetime,
+        *,
+        error: str | None = None,
+        remote_id: str | None = None,
+        remote_url: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Compare-and-set the row this worker claimed; False if it lost the lease meanwhile."""
+        now = utc(now)
+        values: dict[str, Any] = {
+            "state": state.value,
+            "error": error,
+            "updated_at": now,
+            "lease_until": None,
+        }
+        if state == Status.SENT:
+            values.update(remote_id=remote_id, remote_url=remote_url, sent_at=now)
+        if state == Status.PENDING:
+            assert next_attempt_at is not None
+            values["next_attempt_at"] = next_attempt_at
+        with self.store.write() as conn:
+            # The row is ours only while it is still this worker's attempt; a sweep that declared it
+            # uncertain is overruled when we learn it was sent (the truth beats the guess).
+            allowed = [Status.SENDING.value] + ([Status.UNCERTAIN.value] if state == Status.SENT else [])
+            changed = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == item.id,
+                    outbox.c.worker_id == item.worker_id,
+                    outbox.c.attempts == item.attempts,
+                    outbox.c.state.in_(allowed),
+                )
+                .values(**values)
+            ).rowcount
+            outcome = state.value if changed else f"{state.value} (lease lost)"
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.outbox_id == item.id, deliveries.c.attempt == item.attempts)
+                .values(
+                    finished_at=now, outcome=outcome, error=error, remote_id=remote_id, remote_url=remote_url
+                )
+            )
+            return bool(changed)
+
+    def sweep(self, now: datetime, idempotent: Callable[[str], bool]) -> list[Transition]:
+        """Rows whose lease expired mid-send: retry where the channel is idempotent, else uncertain."""
+        now = utc(now)
+        with self.store.write() as conn:
+            rows = conn.execute(
+                sa.select(outbox).where(outbox.c.state == Status.SENDING.value, outbox.c.lease_until < now)
+            ).all()
+            out = []
+            for row in rows:
+                item = _item(row)
+                if idempotent(item.channel):
+                    state = Status.PENDING
+                    error = f"worker {item.worker_id} stopped mid-send; retrying safely (idempotent channel)"
+                else:
+                    state = Status.UNCERTAIN
+                    error = (
+                        f"worker {item.worker_id} stopped mid-send (attempt {item.attempts}); the post may "
+                        f"or may not be out: check {item.channel}, then "
+                        f"`distrib resolve {item.key} --sent|--resend`"
+                    )
+                changed = conn.execute(
+                    outbox.update()
+                    .where(
+                        outbox.c.id == item.id,
+                        outbox.c.state == Status.SENDING.value,
+                        outbox.c.attempts == item.attempts,
+                    )
+                    .values(
+                        state=state.value, error=error, lease_until=None, next_attempt_at=now, updated_at=now
+                    )
+                ).rowcount
+                if changed:
+                    conn.execute(
+                        deliveries.update()
+                        .where(deliveries.c.outbox_id == item.id, deliveries.c.attempt == item.attempts,
+                               deliveries.c.finished_at.is_(None))
+                        .values(finished_at=now, outcome="lost", error="lease expired")
+                    )  # fmt: skip
+                    out.append(Transition(now, item, state, error))
+            return out
+
+    def resolve(self, key: str, *, sent: bool, now: datetime) -> OutboxItem:
+        """The operator settles an uncertain (or failed) row: it did go out, or send it again now."""
+        now = utc(now)
+        with self.store.write() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.key == key)).first()
+            if row is None:
+                raise KeyError(key)
+            if row.state not in (Status.UNCERTAIN.value, Status.FAILED.value):
+                raise ValueError(f"{key} is {row.state}; only uncertain or failed posts can be resolved")
+            if sent:
+                values: dict[str, Any] = {
+                    "state": Status.SENT.value,
+                    "error": "confirmed sent by the operator",
+                    "sent_at": now,
+                }
+            else:
+                values = {"state": Status.PENDING.value, "error": None, "next_attempt_at": now}
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row.id, outbox.c.state == row.state)
+                .values(updated_at=now, **values)
+            )
+            return _item(conn.execute(sa.select(outbox).where(outbox.c.id == row.id)).one())
+
+    def item(self, key: str) -> OutboxItem | None:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.key == key)).first()
+        return _item(row) if row else None
+
+    def items(self, release_id: str | None = None) -> list[OutboxItem]:
+        query = sa.select(outbox).order_by(outbox.c.due_at, outbox.c.id)
+        if release_id is not None:
+            query = query.where(outbox.c.release_id == release_id)
+        with self.store.read() as conn:
+            return [_item(row) for row in conn.execute(query)]
+
+    def deliveries(self, key: str | None = None) -> list[Delivery]:
+        query = sa.select(deliveries).order_by(deliveries.c.id)
+        if key is not None:
+            query = query.where(deliveries.c.key == key)
+        with self.store.read() as conn:
+            return [
+                Delivery(
+                    outbox_id=row.outbox_id, key=row.key, attempt=row.attempt, worker_id=row.worker_id,
+                    started_at=row.started_at, finished_at=row.finished_at, outcome=row.outcome,
+                    release_hash=row.release_hash, remote_id=row.remote_id, remote_url=row.remote_url,
+                    error=row.error,
+                )
+                for row in conn.execute(query)
+            ]  # fmt: skip
+
+
+def _item(row: sa.Row[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        key=row.key,
+        release_id=row.release_id,
+        release_version=row.release_version,
+        release_hash=row.release_hash,
+        channel=row.channel,
+        kind=PostKind(row.kind),
+        target=row.target,
+        offset_seconds=row.offset_seconds,
+        due=row.due_at,
+        not_after=row.not_after,
+        state=Status(row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        post=Post.from_dict(json.loads(row.post)),
+        lease_until=row.lease_until,
+        worker_id=row.worker_id,
+        remote_id=row.remote_id,
+        remote_url=row.remote_url,
+        error=row.error,
+        sent_at=row.sent_at,
+    )
