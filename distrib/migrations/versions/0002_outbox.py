@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("worker_id", sa.String(128), nullable=False),
         sa.Column("started_at", UTC_TIME, nullable=False),
         sa.Column("finished_at", UTC_TIME, nullable=True),
-        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("outcome", sa.String(40), nullable=False),
         sa.Column("remote_id", sa.Text, nullable=True),
         sa.Column("remote_url", sa.Text, nullable=True),
         sa.Column("error", sa.Text, nullable=True),
