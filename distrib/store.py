@@ -613,20 +613,35 @@ class Outbox:
                 .where(outbox.c.id.in_(ids), outbox.c.worker_id == worker_id)
                 .order_by(outbox.c.due_at, outbox.c.id)
             ).all()
-            items = [_item(row) for row in rows if row.state == Status.SENDING.value]
-            if items:
-                conn.execute(
-                    deliveries.insert(),
-                    [
-                        {
-                            "outbox_id": item.id, "key": item.key, "attempt": item.attempts,
-                            "worker_id": worker_id, "started_at": now, "outcome": "sending",
-                            "release_hash": item.release_hash,
-                        }
-                        for item in items
-                    ],
-                )  # fmt: skip
-            return items
+            return [_item(row) for row in rows if row.state == Status.SENDING.value]
+
+    def begin_attempt(self, item: OutboxItem, now: datetime, lease: timedelta) -> bool:
+        """Commit the intent to call the channel now (the attempt record), renewing the lease.
+
+        False when the claim was lost meanwhile: the caller must not send. A row still `sending`
+        without an attempt record was never tried, so a sweep can safely return it to pending.
+        """
+        now = utc(now)
+        with self.store.write() as conn:
+            still_ours = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == item.id,
+                    outbox.c.worker_id == item.worker_id,
+                    outbox.c.attempts == item.attempts,
+                    outbox.c.state == Status.SENDING.value,
+                )
+                .values(lease_until=now + lease, updated_at=now)
+            ).rowcount
+            if not still_ours:
+                return False
+            conn.execute(
+                deliveries.insert().values(
+                    outbox_id=item.id, key=item.key, attempt=item.attempts, worker_id=item.worker_id or "",
+                    started_at=now, outcome="sending", release_hash=item.release_hash,
+                )
+            )  # fmt: skip
+            return True
 
     def finish(
         self,
@@ -684,9 +699,21 @@ class Outbox:
                 sa.select(outbox).where(outbox.c.state == Status.SENDING.value, outbox.c.lease_until < now)
             ).all()
             out = []
+            attempted = {
+                (d.outbox_id, d.attempt)
+                for d in conn.execute(
+                    sa.select(deliveries.c.outbox_id, deliveries.c.attempt).where(
+                        deliveries.c.outbox_id.in_([row.id for row in rows]),
+                        deliveries.c.finished_at.is_(None),
+                    )
+                )
+            }
             for row in rows:
                 item = _item(row)
-                if idempotent(item.channel):
+                if (item.id, item.attempts) not in attempted:
+                    # Claimed but never tried: nothing can have reached the platform.
+                    state, error = Status.PENDING, f"worker {item.worker_id} stopped before sending; requeued"
+                elif idempotent(item.channel):
                     state = Status.PENDING
                     error = f"worker {item.worker_id} stopped mid-send; retrying safely (idempotent channel)"
                 else:

@@ -123,12 +123,15 @@ class Worker:
             return [t for group in results for t in group]
 
     def _send_in_order(self, items: list[OutboxItem]) -> list[Transition]:
-        return [self._send(item) for item in items]
+        return [t for t in (self._send(item) for item in items) if t is not None]
 
-    def _send(self, item: OutboxItem) -> Transition:
+    def _send(self, item: OutboxItem) -> Transition | None:
         channel = self.channels.get(item.channel)
         if channel is None:
             return self._finish(item, Status.FAILED, f"channel '{item.channel}' is not configured here")
+        if not self.outbox.begin_attempt(item, self.clock.now(), self.config.lease):
+            log.warning("claim lost before sending; leaving the row alone", extra={"key": item.key})
+            return None
         post = replace(item.post, key=item.key)
         try:
             receipt = channel.send(post)

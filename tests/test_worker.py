@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from channels.errors import DuplicateError, PermanentError, TransientError
-from distrib.models import Status
+from distrib.models import OutboxItem, Status
 from distrib.retry import RetryPolicy
 from distrib.store import Outbox, Store, plan_items
 from distrib.worker import VirtualClock, Worker, WorkerConfig, simulate
@@ -26,6 +26,16 @@ def worker(store: Store, clock: VirtualClock, *channels: FakeChannel, worker_id:
     return Worker(
         store, {c.name: c for c in channels}, clock=clock, worker_id=worker_id, rng=random.Random(7)
     )
+
+
+def die_mid_send(store: Store, *keys: str, lease: timedelta = timedelta(minutes=5)) -> list[OutboxItem]:
+    """A worker claims rows and commits its intent to send them, then dies without an answer."""
+    outbox = Outbox(store)
+    claimed = outbox.claim(NOW, "dead-worker", lease)
+    for item in claimed:
+        if item.key in keys:
+            assert outbox.begin_attempt(item, NOW, lease)
+    return [i for i in claimed if i.key in keys]
 
 
 def states(store: Store) -> dict[str, str]:
@@ -132,8 +142,8 @@ def test_reminder_past_its_grace_is_skipped_never_sent(store: Store) -> None:
 def test_crash_mid_send_becomes_uncertain_unless_idempotent(store: Store) -> None:
     clock = VirtualClock(NOW)
     plan(store, planned("x1", NOW, channel="x"), planned("m1", NOW, channel="mastodon"))
-    crashed = Outbox(store).claim(NOW, "dead-worker", timedelta(minutes=5))
-    assert {i.key for i in crashed} == {"x1", "m1"}  # 'sending' committed, then the process died
+    crashed = die_mid_send(store, "x1", "m1")
+    assert {i.key for i in crashed} == {"x1", "m1"}  # intent committed, request sent, process died
     x, mastodon = FakeChannel("x"), FakeChannel("mastodon", idempotent=True)
     w = worker(store, clock, x, mastodon, worker_id="w2")
     assert w.tick() == []  # leases still valid: nobody touches them
@@ -148,7 +158,7 @@ def test_crash_mid_send_becomes_uncertain_unless_idempotent(store: Store) -> Non
 def test_late_finish_of_a_lost_lease_cannot_overwrite_but_truth_settles_uncertain(store: Store) -> None:
     plan(store, planned("a", NOW))
     outbox = Outbox(store)
-    (claimed,) = outbox.claim(NOW, "slow", timedelta(minutes=1))
+    (claimed,) = die_mid_send(store, "a", lease=timedelta(minutes=1))
     outbox.sweep(NOW + timedelta(minutes=2), lambda _: False)
     assert states(store) == {"a": "uncertain"}
     assert not outbox.finish(claimed, Status.FAILED, NOW, error="too late to say")
@@ -160,7 +170,7 @@ def test_late_finish_of_a_lost_lease_cannot_overwrite_but_truth_settles_uncertai
 def test_operator_resolves_uncertain_posts(store: Store) -> None:
     plan(store, planned("a", NOW), planned("b", NOW))
     outbox = Outbox(store)
-    outbox.claim(NOW, "dead", timedelta(minutes=1))
+    die_mid_send(store, "a", "b", lease=timedelta(minutes=1))
     outbox.sweep(NOW + timedelta(minutes=2), lambda _: False)
     assert outbox.resolve("a", sent=True, now=NOW).state == Status.SENT
     resent = outbox.resolve("b", sent=False, now=NOW + timedelta(minutes=3))
@@ -226,3 +236,18 @@ def test_replanning_replaces_unsent_and_keeps_sent(store: Store) -> None:
     item = Outbox(store).item("a")
     assert item is not None
     assert item.post.parts[0].text == "hello"  # what went out stays on record
+
+
+def test_claimed_but_never_attempted_rows_return_to_pending_even_on_x(store: Store) -> None:
+    plan(store, planned("tried", NOW, channel="x"), planned("untouched", NOW, channel="x"))
+    die_mid_send(store, "tried")
+    swept = {t.item.key: t.state for t in Outbox(store).sweep(NOW + timedelta(hours=1), lambda _: False)}
+    assert swept == {"tried": Status.UNCERTAIN, "untouched": Status.PENDING}
+
+
+def test_a_worker_whose_claim_was_swept_does_not_send(store: Store) -> None:
+    plan(store, planned("a", NOW))
+    outbox = Outbox(store)
+    (stale,) = outbox.claim(NOW, "paused-worker", timedelta(minutes=1))
+    outbox.sweep(NOW + timedelta(minutes=2), lambda _: False)  # never attempted: back to pending
+    assert not outbox.begin_attempt(stale, NOW + timedelta(minutes=3), timedelta(minutes=1))
