@@ -96,12 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-        force=True,  # main() may run several times in one process (tests, embedding)
+    import os
+
+    from distrib import logs
+
+    level = (
+        logging.DEBUG
+        if verbose
+        else getattr(logging, os.environ.get("DISTRIB_LOG_LEVEL", "WARNING").upper(), 30)
     )
+    logs.setup(level, os.environ)
 
 
 def _settings() -> Settings:
