@@ -10,10 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench._common import NOW, fill, median_seconds, minutes, ms, scratch_store  # noqa: E402
-from distrib.store import outbox  # noqa: E402
+from bench._common import NOW, fill, median_seconds, minutes, ms, scratch_store
+from distrib.store import outbox
 
 
 def measure(total: int) -> float:

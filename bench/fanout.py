@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import NOW, fill, scratch_store  # noqa: E402
-from distrib.models import Post, Receipt  # noqa: E402
-from distrib.worker import VirtualClock, Worker  # noqa: E402
+from bench._common import NOW, fill, scratch_store
+from distrib.models import Post, Receipt
+from distrib.worker import VirtualClock, Worker
 
 LATENCY = 0.2
 CHANNELS = ["x", "telegram", "mastodon", "bluesky", "webhook", "email"]

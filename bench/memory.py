@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import NOW, fill, scratch_store  # noqa: E402
+from bench._common import NOW, fill, scratch_store
 
 
 def worker_process(db_url: str) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import fill, scratch_store  # noqa: E402
-from distrib.models import Post, Receipt  # noqa: E402
-from distrib.store import Outbox  # noqa: E402
-from distrib.worker import Worker  # noqa: E402
+from bench._common import fill, scratch_store
+from distrib.models import Post, Receipt
+from distrib.store import Outbox
+from distrib.worker import Worker
 
 
 class RecordingChannel:
