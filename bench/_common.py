@@ -40,7 +40,8 @@ def fill(
         key = f"{prefix}:{n}"
         moment = due(n)
         batch.append({
-            "key": key, "release_id": f"r{n // 10}", "release_version": 1, "release_hash": "h", "channel": channel,
+            "key": key, "release_id": f"r{n // 10}", "release_version": 1, "release_hash": "h",
+            "channel": channel,
             "kind": "announcement", "target": "r", "offset_seconds": 0, "due_at": moment, "not_after": None,
             "state": state, "attempts": 1 if state == "sent" else 0, "next_attempt_at": moment,
             "post": post_json(key, channel), "created_at": NOW, "updated_at": NOW,
