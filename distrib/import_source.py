@@ -51,7 +51,7 @@ def read_source(
 
 
 def fetch_url(url: str, *, timeout: float = TIMEOUT_SECONDS, max_bytes: int = MAX_BYTES) -> Fetched:
-    """GET with a timeout, a streamed size cap (a lying Content-Length cannot beat it), a content-type check."""
+    """GET with a timeout, a streamed size cap (a lying Content-Length cannot beat it), a type check."""
     import requests
 
     headers = {

@@ -173,6 +173,8 @@ def _is_heading(block: str, following: str | None) -> bool:
         return False
     if words[-1].lower() in _STOPWORDS or _VERBISH.search(block):
         return False  # "The briefing will be streamed at" is an unfinished sentence, not a heading
+    if len(following.split()) < 6 and not _LABEL.match(following):
+        return False  # a name over its address ("Grey Hautaluoma" / "Headquarters, Washington")
     return (block[0].isupper() and block.rstrip(":") == block) or (block.endswith(":") and len(words) <= 4)
 
 
@@ -280,6 +282,8 @@ class _Doc:
     twelve_hour: bool
     programme: xt.Zone | None = None
     programme_quote: str | None = None
+    sole_zone: str | None = None  # the one zone every zoned time in the release is written in
+    dateline: str | None = None  # the line the publication date was read from
 
 
 _CHROME_LINE = re.compile(
@@ -329,7 +333,7 @@ def draft_from_blocks(
     blocks = [b for b in blocks if b.text]
     whole = "\n".join(b.text for b in blocks)
 
-    body_start = _header(draft, blocks, title_hint, published_hint, from_html)
+    body_start, dateline = _header(draft, blocks, title_hint, published_hint, from_html)
     body_blocks = [b for b in blocks[body_start:] if not _is_chrome(b.text)]
     order = xt.date_order(whole)
     published_day = (
@@ -340,6 +344,7 @@ def draft_from_blocks(
     if isinstance(draft.published, datetime):
         published_day = draft.published.date()
     doc = _build_doc(body_blocks, published_day, order, draft.title or "")
+    doc.dateline = dateline
 
     _language(draft, whole)
     _events(draft, doc)
@@ -358,7 +363,7 @@ def draft_from_blocks(
 
 def _header(
     draft: Draft, blocks: list[TextBlock], title_hint: str | None, published_hint: str | None, from_html: bool
-) -> int:
+) -> tuple[int, str | None]:
     """Title, reference and publication date; returns the index where the body starts."""
     first_prose = next(
         (i for i, b in enumerate(blocks) if len(b.text.split()) >= 14 and _SENTENCE_END.search(b.text)),
@@ -427,9 +432,10 @@ def _header(
             r"^(?:media advisory|news release|press release)\s*[:–—-]\s*", "", draft.title, flags=re.I
         )
     used = [i for i in (title_index, date_index) if i is not None and i < first_prose + 1]
+    dateline = blocks[date_index].text if date_index is not None else None
     if from_html:
-        return (title_index + 1) if title_index is not None and title_index < 12 else 0
-    return max(used) + 1 if used else 0
+        return ((title_index + 1) if title_index is not None and title_index < 12 else 0), dateline
+    return (max(used) + 1 if used else 0), dateline
 
 
 def _published_with_time(text: str, mention: xt.DateMention, day: date) -> datetime | date:
@@ -471,6 +477,12 @@ def _build_doc(blocks: list[TextBlock], published: date | None, order: str, titl
     media = bool(re.search(r"\b(?:media|press|journalists?|reporters?|newsroom)\b", title, re.IGNORECASE))
     twelve = bool(re.search(r"\d\s?[ap]\.?\s?m\b", whole, re.IGNORECASE))
     doc = _Doc(out, published, order, media, twelve)
+    written = set()
+    for block in out:
+        for clock in xt.find_clocks(_mask(block.text, [_URL, _EMAIL, _PHONE_HINT])):
+            if clock.zone is not None and clock.zone.name:
+                written.add(clock.zone.name)
+    doc.sole_zone = written.pop() if len(written) == 1 else None
     for block in out:
         found = xt.programme_zone(block.text)
         if found:
@@ -531,7 +543,11 @@ def _date_for(
                 r = _resolve(m, doc)
                 if r is not None:
                     return _DateChoice(
-                        r.day, r.first_day, other.text, _join(r.note, "date from the same section"), r.warning
+                        r.day,
+                        r.first_day,
+                        other.text,
+                        _join(r.note, "date from a nearby paragraph"),
+                        r.warning,
                     )
     for other in reversed(doc.blocks[: block.index]):
         for m in reversed(other.dates):
@@ -693,6 +709,8 @@ def _event_title(doc: _Doc, stated: _Stated, sentence: str) -> tuple[str, str, s
             m = _EVENT_RE.search(rest)
             ident = dict(_EVENT_WORDS).get(m.group(1).lower(), slug(rest, 30)) if m else slug(rest, 30)
             return ident or "event", quote(rest, 80), "the programme line"
+    if _STREAM.search(sentence) and not re.search(r"\b(?:briefing|conference)\b", sentence, re.IGNORECASE):
+        return "livestream", "Livestream", "the sentence (it is about a stream)"
     for text, why in ((heading, "the section heading"), (sentence, "the sentence")):
         if not text:
             continue
@@ -726,6 +744,8 @@ def _event_from(draft: Draft, doc: _Doc, stated: _Stated, sentence: str) -> Draf
     zone, zone_why = _zone_for(doc, main, stated.alternates, place, _context(doc, block, sentence))
     if zone is None:
         warnings.append(f"{label}: no time zone for {_q(main.text, 40)}; fill in its timezone")
+    elif zone_why.startswith(ASSUMED):
+        warnings.append(f"{label}: {zone_why.removeprefix(ASSUMED).strip()}; check it")
     if main.note:
         warnings.append(f"{label}: {main.note}")
     if choice is None:
@@ -790,10 +810,22 @@ def _place_near(doc: _Doc, block: _Block, sentence: str) -> tuple[str, str] | No
     )
     if m2:
         return m2["place"].strip(" ,"), _q(sentence)
+    # "from Europe's Spaceport in Kourou, French Guiana": a capitalised place phrase naming a known place.
+    for m3 in _PLACE_PHRASE.finditer(sentence):
+        if xt.place_zone(m3["place"]):
+            return m3["place"].strip(" ,.;"), _q(sentence)
     return None
 
 
+_PLACE_PHRASE = re.compile(
+    r"\b(?:from|at|in)\s+(?P<place>(?:the\s+)?[A-Z][\w'’.-]*(?:(?:\s+|,\s+|\s+(?:of|in|de|the)\s+)[A-Z][\w'’.-]*)*)"
+)
+
+
 _LOCATION_LABEL = re.compile(r"^(?:location|venue|where|place|address)\s*:\s*(?P<value>.+)$", re.IGNORECASE)
+
+
+ASSUMED = "ASSUMED:"
 
 
 def _zone_for(
@@ -801,7 +833,11 @@ def _zone_for(
 ) -> tuple[str | None, str]:
     """The IANA zone for a clock statement, and why (for the draft's comment)."""
     known = None
+    far = False
     for text in [place[0] if place else "", *context]:
+        if text == _ELSEWHERE:
+            far = True
+            continue
         known = xt.place_zone(text) if text else None
         if known:
             break
@@ -814,23 +850,38 @@ def _zone_for(
         for alt in alternates:
             if alt.zone is not None and alt.zone.name:
                 return alt.zone.name, f"written {_q(alt.zone.text, 30)} next to it"
+        if doc.sole_zone:
+            return (
+                doc.sole_zone,
+                f"{ASSUMED} no zone next to {_q(main.text, 30)}; took {doc.sole_zone}, the only zone the release writes",
+            )
         if known:
-            return None, f"NOT FOUND: no zone written (the place, {known[0]}, suggests {known[1]})"
+            return known[
+                1
+            ], f"{ASSUMED} no zone next to {_q(main.text, 30)}; took {known[1]}, the zone of {known[0]}"
         return None, "NOT FOUND: no zone written next to the time"
     resolved = zone.resolve(known[1] if known else None)
     if resolved.name is None:
         return None, f"NOT FOUND: {_q(zone.text, 20)} but the place is unknown"
     if zone.local:
+        if far and known:
+            return (
+                resolved.name,
+                f"{ASSUMED} {_q(zone.text, 20)} read as the time at {known[0]}, named elsewhere",
+            )
         return resolved.name, f"{source}, at {known[0] if known else '?'}"
     if resolved.name != zone.name:
         source += f"; {known[0] if known else ''} keeps {zone.text}"
     return resolved.name, source
 
 
+_ELSEWHERE = "\x00elsewhere"  # marks where the context leaves the statement's own section
+
+
 def _context(doc: _Doc, block: _Block, sentence: str) -> list[str]:
     """Text that may name the place of a 'local time': the sentence, the paragraph, the section."""
     section = [b.text for b in doc.blocks if block.section >= 0 and b.section == block.section]
-    return [sentence, block.text, *section]
+    return [sentence, block.text, *section, _ELSEWHERE, *(b.text for b in doc.blocks)]
 
 
 def _check_alternates(
@@ -950,6 +1001,8 @@ def _deadline_from(
         zone, why = _zone_for(doc, c, clocks[0].alternates, None, _context(doc, block, sentence))
         if c.note:
             draft.warn(f"{label}: {c.note}")
+        if zone is not None and why.startswith(ASSUMED):
+            draft.warn(f"{label}: {why.removeprefix(ASSUMED).strip()}; check it")
         if zone is None:
             draft.warn(f"{label}: no time zone for {_q(c.text, 30)}; the release's zone will apply, check it")
             deadline.notes["timezone"] = why
@@ -976,8 +1029,11 @@ def _deadline_from(
     if (
         following is not None
         and not following.heading
-        and re.search(
-            r"\b(?:please|include|must|should|required|bring|attach|send)\b", following.text, re.IGNORECASE
+        and (
+            re.match(
+                r"(?:please|applications?|requests?|journalists|media|reporters)\b", following.text, re.I
+            )
+            or re.search(r"\b(?:must|should|required|attach|bring)\b", following.text, re.IGNORECASE)
         )
     ):
         how.append(following.text)
@@ -1060,41 +1116,29 @@ def _locations_and_streams(draft: Draft, doc: _Doc) -> None:
 
 
 def _timezone(draft: Draft, doc: _Doc) -> None:
-    """The release's default zone: the programme's, else the other zone the release writes its times in,
-    else the first event's, else the dateline's place; null (and a warning) when the text does not tell."""
-    zone = why = None
+    """The release's default zone, from the strongest hint the text gives: a programme's '(all times CET)';
+    the other (non-UTC) zone the release converts its times to; the dateline's place; the first event's zone.
+    Null, with a warning, when the text does not tell."""
+    candidates: list[tuple[str, str]] = []
     if doc.programme is not None and doc.programme.name:
-        zone, why = doc.programme.name, f"the programme's zone: {_q(doc.programme_quote or '', 50)}"
-    if zone is None:
-        for block in doc.blocks:
-            for stated in _statements(doc, block):
-                for alt in stated.alternates:
-                    if (
-                        alt.zone is not None
-                        and alt.zone.name
-                        and alt.zone.name != (stated.main.zone.name if stated.main.zone else None)
-                    ):
-                        zone = alt.zone.name
-                        why = f"the other zone the release gives its times in ({_q(alt.text, 30)})"
-                        break
-                if zone:
-                    break
-            if zone:
-                break
-    if zone is None:
-        timed = [e for e in draft.events if e.timezone]
-        if timed:
-            zone, why = timed[0].timezone, f"the zone of event '{timed[0].title}'"
-    if zone is None:
-        for d in draft.deadlines:
-            if d.timezone:
-                zone, why = d.timezone, f"the zone of deadline '{d.title}'"
-                break
-    if zone is None and doc.blocks:
-        m = re.match(r"^(?P<place>[A-Z][A-Za-z .'-]{2,40}?)\s*(?:,|—|–|--|\()", doc.blocks[0].text)
+        candidates.append((doc.programme.name, f"the programme's zone: {_q(doc.programme_quote or '', 50)}"))
+    utc_alternates: list[tuple[str, str]] = []
+    for block in doc.blocks:
+        for stated in _statements(doc, block):
+            main_zone = stated.main.zone.name if stated.main.zone else None
+            for alt in stated.alternates:
+                if alt.zone is not None and alt.zone.name and alt.zone.name != main_zone:
+                    why = f"the other zone the release gives its times in ({_q(alt.text, 30)})"
+                    (utc_alternates if alt.zone.name == "UTC" else candidates).append((alt.zone.name, why))
+    for line in (doc.dateline, doc.blocks[0].text if doc.blocks else None):
+        m = re.match(r"^(?P<place>[A-Z][A-Za-z .'-]{2,40}?)\s*(?:,|—|–|--|\()", line or "")
         found = xt.place_zone(m["place"]) if m else None
         if found:
-            zone, why = found[1], f"the dateline's place ({found[0]})"
+            candidates.append((found[1], f"the dateline's place ({found[0]})"))
+    candidates += [(e.timezone, f"the zone of event '{e.title}'") for e in draft.events if e.timezone]
+    candidates += [(d.timezone, f"the zone of deadline '{d.title}'") for d in draft.deadlines if d.timezone]
+    candidates += utc_alternates
+    zone, why = candidates[0] if candidates else (None, None)
     draft.timezone = zone
     draft.notes["timezone"] = why or "NOT FOUND: no zone or place in the text tells the release's own zone"
     shown = [e.timezone for e in draft.events if e.timezone] + ([zone] if zone else [])
@@ -1109,7 +1153,8 @@ _CONTACT_HEADING = re.compile(
     r"media (?:enquiries|inquiries)|press (?:office|enquiries|inquiries)|media relations|for media)\b",
     re.IGNORECASE,
 )
-_END_OF_CONTACTS = re.compile(r"^(?:about |###|-\s*end\s*-|-30-|ends?$|notes? to editors)", re.IGNORECASE)
+_MARKER = re.compile(r"^(?:-+\s*(?:end|30)\s*-+|#{3,}|ends?\.?|\*{3,})$", re.IGNORECASE)
+_END_OF_CONTACTS = re.compile(r"^(?:about |notes? to editors)", re.IGNORECASE)
 _PHONE_LABEL = re.compile(r"\b(?:tel(?:ephone)?|phone|mobile|mob|cell|ph)\.?\s*:?\s*", re.IGNORECASE)
 _FAX = re.compile(r"\bfax\b", re.IGNORECASE)
 
@@ -1152,13 +1197,13 @@ def _contacts(draft: Draft, doc: _Doc) -> None:
     if start is not None:
         blocks = []
         for b in doc.blocks[start + 1 :]:
-            if _END_OF_CONTACTS.match(b.text):
+            if _END_OF_CONTACTS.match(b.text) or _MARKER.match(b.text):
                 break
             blocks.append(b)
         from_section = True
     else:
-        blocks = [b for b in doc.blocks if _has_contact_detail(b.text)]
-        from_section = False
+        blocks = _contact_clusters(doc)
+        from_section = True
     current: DraftContact | None = None
     for b in blocks:
         text = b.text
@@ -1220,6 +1265,25 @@ def _contacts(draft: Draft, doc: _Doc) -> None:
                 current.email = e
                 current.notes["email"] = _q(text)
     draft.contacts = [c for c in draft.contacts if c.name or c.phone or c.email]
+
+
+def _contact_clusters(doc: _Doc) -> list[_Block]:
+    """Without a contacts heading: runs of short lines (name, role, phone, email) holding a phone or email."""
+    out: list[_Block] = []
+    run: list[_Block] = []
+    for b in [*(x for x in doc.blocks if not _MARKER.match(x.text)), None]:
+        short = (
+            b is not None
+            and len(b.text) <= 90
+            and (not _SENTENCE_END.search(b.text) or _has_contact_detail(b.text))
+        )
+        if short and b is not None:
+            run.append(b)
+            continue
+        if any(_has_contact_detail(x.text) for x in run):
+            out.extend(run)
+        run = []
+    return out
 
 
 def _split_name(text: str) -> tuple[str, str | None]:
