@@ -850,15 +850,11 @@ def _zone_for(
         for alt in alternates:
             if alt.zone is not None and alt.zone.name:
                 return alt.zone.name, f"written {_q(alt.zone.text, 30)} next to it"
+        unzoned = f"{ASSUMED} no zone next to {_q(main.text, 30)}; took"
         if doc.sole_zone:
-            return (
-                doc.sole_zone,
-                f"{ASSUMED} no zone next to {_q(main.text, 30)}; took {doc.sole_zone}, the only zone the release writes",
-            )
+            return doc.sole_zone, f"{unzoned} {doc.sole_zone}, the only zone the release writes"
         if known:
-            return known[
-                1
-            ], f"{ASSUMED} no zone next to {_q(main.text, 30)}; took {known[1]}, the zone of {known[0]}"
+            return known[1], f"{unzoned} {known[1]}, the zone of {known[0]}"
         return None, "NOT FOUND: no zone written next to the time"
     resolved = zone.resolve(known[1] if known else None)
     if resolved.name is None:
@@ -1138,9 +1134,13 @@ def _timezone(draft: Draft, doc: _Doc) -> None:
     candidates += [(e.timezone, f"the zone of event '{e.title}'") for e in draft.events if e.timezone]
     candidates += [(d.timezone, f"the zone of deadline '{d.title}'") for d in draft.deadlines if d.timezone]
     candidates += utc_alternates
-    zone, why = candidates[0] if candidates else (None, None)
+    zone: str | None = candidates[0][0] if candidates else None
     draft.timezone = zone
-    draft.notes["timezone"] = why or "NOT FOUND: no zone or place in the text tells the release's own zone"
+    draft.notes["timezone"] = (
+        candidates[0][1]
+        if candidates
+        else "NOT FOUND: no zone or place in the text tells the release's own zone"
+    )
     shown = [e.timezone for e in draft.events if e.timezone] + ([zone] if zone else [])
     draft.show_timezones = list(dict.fromkeys(shown))
     draft.notes["show_timezones"] = "each event's zone, then the release's zone"
