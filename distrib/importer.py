@@ -265,6 +265,7 @@ class _Block:
     section: int  # index of the heading block this block sits under (-1: none)
     sentences: list[tuple[int, int]]
     dates: list[xt.DateMention] = field(default_factory=list)
+    day_line: int | None = None  # the latest "Monday, 23 May" line above it in its section (a programme day)
 
     def sentence_at(self, pos: int) -> tuple[int, int]:
         for span in self.sentences:
@@ -467,11 +468,16 @@ def _build_doc(blocks: list[TextBlock], published: date | None, order: str, titl
     out: list[_Block] = []
     section = -1
     masks = [_URL, _EMAIL]
+    day_line: int | None = None
     for index, b in enumerate(blocks):
         if b.heading:
             section = index
+            day_line = None
         block = _Block(index, b.text, b.heading, b.item, section, sentence_spans(b.text))
         block.dates = xt.find_dates(_mask(b.text, masks), order)
+        block.day_line = day_line
+        if _is_day_line(block):
+            day_line = index
         out.append(block)
     whole = "\n".join(b.text for b in blocks)
     media = bool(re.search(r"\b(?:media|press|journalists?|reporters?|newsroom)\b", title, re.IGNORECASE))
@@ -490,6 +496,16 @@ def _build_doc(blocks: list[TextBlock], published: date | None, order: str, titl
             doc.programme_quote = block.text
             break
     return doc
+
+
+def _is_day_line(block: _Block) -> bool:
+    """'Monday, 23 May (all times CEST)': a date standing alone heads the lines below it."""
+    dated = [d for d in block.dates if not d.weekday_only]
+    if len(dated) != 1:
+        return False
+    rest = block.text[: dated[0].start] + block.text[dated[0].end :]
+    rest = re.sub(r"\([^)]*\)|[^\w\s]", " ", rest)
+    return len(rest.split()) <= 2
 
 
 def _language(draft: Draft, whole: str) -> None:
@@ -535,6 +551,14 @@ def _date_for(
             r = _resolve(m, doc)
             if r is not None:
                 return _DateChoice(r.day, r.first_day, block.text[sent[0] : sent[1]], r.note, r.warning)
+    if block.day_line is not None:
+        other = doc.blocks[block.day_line]
+        m = next(d for d in other.dates if not d.weekday_only)
+        r = _resolve(m, doc)
+        if r is not None:
+            return _DateChoice(
+                r.day, r.first_day, other.text, _join(r.note, "the programme day above"), r.warning
+            )
     if block.section >= 0 or block.index > 0:
         for other in _section_neighbours(doc, block):
             for m in other.dates:
@@ -1155,7 +1179,7 @@ _CONTACT_HEADING = re.compile(
 )
 _MARKER = re.compile(r"^(?:-+\s*(?:end|30)\s*-+|#{3,}|ends?\.?|\*{3,})$", re.IGNORECASE)
 _END_OF_CONTACTS = re.compile(r"^(?:about |notes? to editors)", re.IGNORECASE)
-_PHONE_LABEL = re.compile(r"\b(?:tel(?:ephone)?|phone|mobile|mob|cell|ph)\.?\s*:?\s*", re.IGNORECASE)
+_PHONE_LABEL = re.compile(r"\b(?:tel(?:ephone)?|phone|mobile|mob|cell|ph)\b\.?\s*:?\s*", re.IGNORECASE)
 _FAX = re.compile(r"\bfax\b", re.IGNORECASE)
 
 
@@ -1195,7 +1219,8 @@ def _contacts(draft: Draft, doc: _Doc) -> None:
     region = _region(draft)
     start = next((b.index for b in doc.blocks if _CONTACT_HEADING.match(b.text)), None)
     if start is not None:
-        blocks = []
+        head = doc.blocks[start]
+        blocks = [head] if _has_contact_detail(head.text) else []  # "Contact: media@esa.int"
         for b in doc.blocks[start + 1 :]:
             if _END_OF_CONTACTS.match(b.text) or _MARKER.match(b.text):
                 break
@@ -1214,7 +1239,7 @@ def _contacts(draft: Draft, doc: _Doc) -> None:
             rest = rest.replace(e, " ")
         for _, raw, _intl in phones:
             rest = rest.replace(raw, " ")
-        rest = _PHONE_LABEL.sub(" ", rest)
+        rest = _PHONE_LABEL.sub(" ", _CONTACT_HEADING.sub(" ", rest))
         rest = re.sub(r"\b(?:e-?mail|email)\s*:?", " ", rest, flags=re.IGNORECASE)
         rest = re.sub(r"[<>\[\]()]|mailto:", " ", rest)
         rest = " ".join(rest.split()).strip(" ,;:–—-|")
@@ -1322,7 +1347,7 @@ def _markdown(doc: _Doc) -> str:
     parts: list[str] = []
     for b in doc.blocks:
         text = b.text
-        if re.match(r"^(?:[#>=+]|-{3,}|\*{3,}|_{3,})", text):
+        if re.match(r"^(?:[#>]|[-+*]\s|\d+[.)]\s|-{3,}|\*{3,}|_{3,}|=+$)", text) and not b.item:
             text = "\\" + text  # keep a leading '#', '>' or rule literal rather than Markdown syntax
         if b.heading:
             parts.append(f"## {text.rstrip(':')}")
