@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    p = add(
+        "import", cmd_import,
+        "draft a release file from published text/HTML (file, http(s) URL or -), listing what is missing",
+    )  # fmt: skip
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the draft here (default: standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
     p = add("check", cmd_check, "validate release files; exit 0, or 2 listing every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the normalized releases as JSON")
@@ -144,6 +152,47 @@ def _load_all(files: Sequence[str]) -> list[tuple[str, Release, str]]:
 
 
 # -- commands -----------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from distrib.draft_file import render_draft
+    from distrib.import_source import read_source
+    from distrib.importer import draft_from_source
+
+    if args.output and Path(args.output).exists() and not args.force:
+        raise UsageError(f"{args.output} already exists; choose another file or add --force")
+    fetched = read_source(args.source)
+    draft = draft_from_source(fetched.text, html=fetched.html, url=fetched.url)
+    text = render_draft(draft, fetched.name)
+    for warning in draft.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.output:
+        _write_atomically(Path(args.output), text)
+        print(
+            f"wrote {args.output} ({len(draft.warnings)} warning{'s' if len(draft.warnings) != 1 else ''})",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Temp file in the same directory, then rename: a reader never sees half a draft."""
+    import os
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@
   - ConfigError: settings are missing or contradictory (exit 2)
   - StoreError: the database cannot be opened or upgraded (exit 1)
   - RenderError: a template failed; names the template file and line (exit 2)
+  - SourceError: an import source is unreadable, not UTF-8, too large or unsupported (exit 2)
+  - NetworkError: an import URL could not be fetched (exit 1)
 """
 
 from __future__ import annotations
@@ -56,3 +58,15 @@ class StoreError(DistribError):
 
 class RenderError(DistribError):
     exit_code = 2
+
+
+class SourceError(DistribError):
+    """An import source cannot be used: unreadable, not UTF-8, too large, an unsupported URL or content."""
+
+    exit_code = 2
+
+
+class NetworkError(DistribError):
+    """An import URL could not be fetched (connection, timeout, server error)."""
+
+    exit_code = 1
