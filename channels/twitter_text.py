@@ -53,7 +53,7 @@ _PUNYCODE = r"(?:xn--[\-0-9a-z]+)"
 _DOMAIN = "(?:" + _SUBDOMAIN + "*" + _DOMAIN_NAME + "(?:" + _GTLD + "|" + _CCTLD + "|" + _PUNYCODE + "))"
 _PATH_CHARS = "[a-z" + _CYRILLIC + r"0-9!\*';:=\+,\.\$\/%#\[\]\-\u2013_~@\|&" + _LATIN_ACCENTS + "]"
 _BALANCED_PARENS = (
-    r"\((?:" + _PATH_CHARS + "+|(?:" + _PATH_CHARS + r"*\(" + _PATH_CHARS + r"+\)" + _PATH_CHARS + "*))\)"
+    r"\((?:" + _PATH_CHARS + "+|(?:" + _PATH_CHARS + r"*\(" + _PATH_CHARS + r"+\)" + _PATH_CHARS + r"*))\)"
 )
 _PATH_ENDING = "[\\+\\-a-z" + _CYRILLIC + "0-9=_#\\/" + _LATIN_ACCENTS + "]|(?:" + _BALANCED_PARENS + ")"
 _PATH = (
