@@ -59,14 +59,17 @@ def facets(text: str) -> tuple[Facet, ...]:
             uri = uri[:-1]
         start = match.start(1)
         found.append(
-            (start, _facet(text, start, start + len(uri), {"$type": "app.bsky.richtext.facet#link", "uri": uri}))
+            (
+                start,
+                _facet(text, start, start + len(uri), {"$type": "app.bsky.richtext.facet#link", "uri": uri}),
+            )
         )
-    for match in _TAG.finditer(text):
-        tag = _TAG_TRAILING_PUNCT.sub("", match.group(1))
+    for tag_match in _TAG.finditer(text):
+        tag = _TAG_TRAILING_PUNCT.sub("", tag_match.group(1))
         if not tag or grapheme_count(tag) > MAX_TAG_GRAPHEMES:
             continue
-        start = match.start(0)
-        end = match.start(1) + len(tag)
+        start = tag_match.start(0)
+        end = tag_match.start(1) + len(tag)
         found.append((start, _facet(text, start, end, {"$type": "app.bsky.richtext.facet#tag", "tag": tag})))
     for match in _MENTION.finditer(text):
         handle = _TRAILING_PUNCT.sub("", match.group(1))
@@ -85,7 +88,11 @@ class BlueskyChannel(Channel):
     default_limit: ClassVar[int] = MAX_GRAPHEMES
     supports_threads: ClassVar[bool] = True  # replies with reply.root / reply.parent
     idempotent: ClassVar[bool] = True  # the record key is chosen by us, so a retry cannot post twice
-    required_settings: ClassVar[tuple[str, ...]] = ("BLUESKY_SERVICE", "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD")
+    required_settings: ClassVar[tuple[str, ...]] = (
+        "BLUESKY_SERVICE",
+        "BLUESKY_HANDLE",
+        "BLUESKY_APP_PASSWORD",
+    )
 
     def length(self, text: str) -> int:
         """Graphemes, or a tenth of the UTF-8 bytes if that is more: at most 300 means both rules hold.

@@ -1,4 +1,4 @@
-"""Mastodon: 500 graphemes by default (the instance may allow more); URLs count 23, mentions their local part."""
+"""Mastodon: 500 graphemes by default (instances may allow more); URLs count 23, mentions their local part."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ class MastodonChannel(Channel):
         try:
             return cls(limit=int(raw))
         except ValueError as exc:
-            raise ConfigError(f"MASTODON_MAX_CHARACTERS must be a whole number of at least 1, not {raw!r}") from exc
+            raise ConfigError(
+                f"MASTODON_MAX_CHARACTERS must be a whole number of at least 1, not {raw!r}"
+            ) from exc
 
     def length(self, text: str) -> int:
         # Mastodon's StatusLengthValidator: links with a scheme -> 23 characters (bare domains count

@@ -78,7 +78,9 @@ _ASCII_DOMAIN = re.compile(
     "(?:(?:[\\-a-z0-9" + _LATIN_ACCENTS + "]+)\\.)+(?:" + _GTLD + "|" + _CCTLD + "|" + _PUNYCODE + ")",
     re.IGNORECASE,
 )
-_TCO_URL = re.compile(r"^https?:\/\/t\.co\/([a-z0-9]+)(?:\?" + _QUERY_CHARS + "*" + _QUERY_ENDING + ")?", re.I)
+_TCO_URL = re.compile(
+    r"^https?:\/\/t\.co\/([a-z0-9]+)(?:\?" + _QUERY_CHARS + "*" + _QUERY_ENDING + ")?", re.I
+)
 _INVALID_BEFORE_BARE_URL = re.compile(r"[-_./]$")
 _INVALID_CHARS = re.compile("[" + _INVALID + "]")
 

@@ -34,7 +34,8 @@ def parse_offsets(text: str, setting: str = "offsets") -> tuple[timedelta, ...]:
         match = _OFFSET.match(piece)
         if match is None or int(match.group(1)) == 0:
             raise ConfigError(
-                f"{setting}: {piece.strip()!r} is not a lead time; write e.g. 3d,1d,3h (w, d, h or m, above 0)"
+                f"{setting}: {piece.strip()!r} is not a lead time; "
+                "write e.g. 3d,1d,3h (w, d, h or m, above 0)"
             )
         offsets.append(timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
     return tuple(sorted(set(offsets), reverse=True))
@@ -66,10 +67,11 @@ class ReminderPolicy:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str | None]) -> ReminderPolicy:
-        """From DISTRIB_DEADLINE_REMINDERS, DISTRIB_EVENT_REMINDERS and DISTRIB_LIVE_NOW (see .env.example)."""
+        """From DISTRIB_DEADLINE_REMINDERS, DISTRIB_EVENT_REMINDERS, DISTRIB_LIVE_NOW (.env.example)."""
         return cls(
             deadline_offsets=parse_offsets(
-                env.get("DISTRIB_DEADLINE_REMINDERS") or DEFAULT_DEADLINE_REMINDERS, "DISTRIB_DEADLINE_REMINDERS"
+                env.get("DISTRIB_DEADLINE_REMINDERS") or DEFAULT_DEADLINE_REMINDERS,
+                "DISTRIB_DEADLINE_REMINDERS",
             ),
             event_offsets=parse_offsets(
                 env.get("DISTRIB_EVENT_REMINDERS") or DEFAULT_EVENT_REMINDERS, "DISTRIB_EVENT_REMINDERS"
@@ -108,7 +110,9 @@ class PlannedPost:
         return f"{release_id}:{self.kind.value}:{self.target}:{self.offset_seconds}:{channel}"
 
 
-def timeline(release: Release, policy: ReminderPolicy | None = None, *, now: datetime | None = None) -> list[PlannedPost]:
+def timeline(
+    release: Release, policy: ReminderPolicy | None = None, *, now: datetime | None = None
+) -> list[PlannedPost]:
     """Every post of the release in due order, skipped ones included with their reason.
 
     Pure: `now` (aware) only decides lateness — an announcement past `published` is marked late
@@ -144,7 +148,9 @@ def timeline(release: Release, policy: ReminderPolicy | None = None, *, now: dat
     return sorted(checked, key=lambda p: (p.due, order[p.kind], p.target))
 
 
-def _reminder(kind: PostKind, target: str, moment: datetime, offset: timedelta, policy: ReminderPolicy) -> PlannedPost:
+def _reminder(
+    kind: PostKind, target: str, moment: datetime, offset: timedelta, policy: ReminderPolicy
+) -> PlannedPost:
     moment = utc(moment)
     due = moment - offset
     # Never after the moment it reminds about, and never more than its grace late.

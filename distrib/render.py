@@ -59,7 +59,7 @@ _MARKDOWN = (
 class Change:
     """Something a queued release changed after it was announced: a time, a place or a link."""
 
-    what: str  # 'Press briefing: time', 'link'
+    what: str  # 'Press briefing time', 'Link'
     before: str | None
     after: str | None
 
@@ -80,7 +80,9 @@ def templates_root(directory: Path | None = None) -> Path:
 
 
 class _Loader(jinja2.FileSystemLoader):
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         if len(source.encode("utf-8")) > MAX_TEMPLATE_BYTES:
             raise RenderError(f"{filename}: template is over {MAX_TEMPLATE_BYTES:,} bytes")
@@ -114,7 +116,9 @@ class Templates:
         try:
             template = env.select_template(names)
         except jinja2.TemplatesNotFound:
-            raise RenderError(f"no template for {channel} {kind}: looked for {' and '.join(names)} in {self.root}") from None
+            raise RenderError(
+                f"no template for {channel} {kind}: looked for {' and '.join(names)} in {self.root}"
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
         try:
@@ -285,7 +289,9 @@ def _subject(
         "changes": [{"what": clean(c.what), "before": c.before, "after": c.after} for c in changes],
         "reason": clean(reason) or None,
     }
-    return _Subject(kind, target or release.id, sent, context, tuple(r for r in required if r), link, tuple(changes))
+    return _Subject(
+        kind, target or release.id, sent, context, tuple(r for r in required if r), link, tuple(changes)
+    )
 
 
 # -- fitting -----------------------------------------------------------------------------------------
@@ -343,7 +349,9 @@ def _split_long(paragraph: str, fits: Callable[[str], bool]) -> list[str]:
     return parts
 
 
-def _thread(full: str, required: Sequence[str], fits: Callable[[str], bool], visible: Callable[[str], str]) -> list[str] | None:
+def _thread(
+    full: str, required: Sequence[str], fits: Callable[[str], bool], visible: Callable[[str], str]
+) -> list[str] | None:
     paragraphs = _paragraphs(full)
     lead = [p for p in paragraphs if _carries(p, required, visible)]
     rest = [p for p in paragraphs if p not in lead]
@@ -423,15 +431,21 @@ class Renderer:
             return tidy(self.templates.render(channel.name, kind.value, ext, context))
 
         texts = self._fit(channel, subject, render, with_media=release.image is not None)
+        limit = channel.limit_for(with_media=release.image is not None)
         parts = tuple(
-            PostPart(text=text, length=channel.length(text), limit=channel.limit_for(with_media=release.image is not None),
-                     facets=channel.facets(text))
+            PostPart(text=text, length=channel.length(text), limit=limit, facets=channel.facets(text))
             for text in texts
-        )  # fmt: skip
+        )
         subject_line = None
         if channel.wants_subject:
-            subject_line = " ".join(self.templates.render(channel.name, kind.value, "subject.txt", base).split())
-        html = self.templates.render(channel.name, kind.value, "html", base).strip() if channel.wants_html else None
+            subject_line = " ".join(
+                self.templates.render(channel.name, kind.value, "subject.txt", base).split()
+            )
+        html = (
+            self.templates.render(channel.name, kind.value, "html", base).strip()
+            if channel.wants_html
+            else None
+        )
         return Post(
             channel=channel.name,
             kind=kind,
@@ -532,7 +546,7 @@ def changes_between(old: Release, new: Release) -> list[Change]:
     zones, lang = new.show_timezones, new.language
     found: list[Change] = []
     if old.url != new.url:
-        found.append(Change("link", old.url, new.url))
+        found.append(Change("Link", old.url, new.url))
     for event in new.events:
         before = old.event(event.id)
         if before is None:
@@ -541,15 +555,21 @@ def changes_between(old: Release, new: Release) -> list[Change]:
         if (before.start, before.end) != (event.start, event.end):
             found.append(
                 Change(
-                    f"{clean(event.title)}: time",
+                    f"{clean(event.title)} time",
                     timefmt.when(before.start, before.end, zones, lang),
                     timefmt.when(event.start, event.end, zones, lang),
                 )
             )
         if before.location != event.location:
-            found.append(Change(f"{clean(event.title)}: place", clean(before.location) or None, clean(event.location) or None))
+            found.append(
+                Change(
+                    f"{clean(event.title)} place",
+                    clean(before.location) or None,
+                    clean(event.location) or None,
+                )
+            )
         if before.stream_url != event.stream_url:
-            found.append(Change(f"{clean(event.title)}: stream", before.stream_url, event.stream_url))
+            found.append(Change(f"{clean(event.title)} stream", before.stream_url, event.stream_url))
     for event in old.events:
         if new.event(event.id) is None:
             found.append(Change(clean(event.title), "scheduled", "called off"))
@@ -558,7 +578,7 @@ def changes_between(old: Release, new: Release) -> list[Change]:
         if before_deadline is not None and before_deadline.due != deadline.due:
             found.append(
                 Change(
-                    f"{clean(deadline.title)}: deadline",
+                    f"{clean(deadline.title)} deadline",
                     _deadline_when(before_deadline, zones, lang),
                     _deadline_when(deadline, zones, lang),
                 )

@@ -140,7 +140,8 @@ def when_day(day: date, zone: str, language: str = "en", *, reference: datetime 
     """'Fri 28 February (end of day, CET)': a date-only deadline, which ends at midnight in its zone."""
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(zone))
     year = reference is not None and day.year != local(reference, zone).year
-    return f"{format_day(moment, zone, language, with_year=year)} (end of day, {zone_abbreviation(moment, zone)})"
+    day_text = format_day(moment, zone, language, with_year=year)
+    return f"{day_text} (end of day, {zone_abbreviation(moment, zone)})"
 
 
 def relative(

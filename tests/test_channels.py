@@ -1,4 +1,4 @@
-"""Each channel counts like the channel itself: Telegram on the visible text, Mastodon and Bluesky by graphemes."""
+"""Each channel counts as the channel does: Telegram the visible text, Mastodon and Bluesky graphemes."""
 
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ def test_bluesky_facets_slice_the_utf8_bytes() -> None:
     text = "Запуск 🚀 https://esa.int/exomars. #ExoMars, @esa.bsky.social and @ESA_ExoMars"
     data = text.encode("utf-8")
     found = {
-        f["features"][0]["$type"].rsplit("#", 1)[1]: data[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode()
+        f["features"][0]["$type"].rsplit("#", 1)[1]: data[
+            f["index"]["byteStart"] : f["index"]["byteEnd"]
+        ].decode()
         for f in facets(text)
     }
     assert found == {"link": "https://esa.int/exomars", "tag": "#ExoMars", "mention": "@esa.bsky.social"}

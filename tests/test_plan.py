@@ -1,4 +1,4 @@
-"""The timeline: announcement at published, reminders before deadlines and events, never before the embargo."""
+"""The timeline: announcement at published, reminders before deadlines and events, none before the embargo."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ def _utc(*args: int) -> datetime:
 
 
 def test_exomars_timeline(exomars: Release) -> None:
-    got = [(p.kind.value, p.target, format_offset(p.offset) if p.offset else "0", p.due, p.not_after) for p in timeline(exomars)]
+    got = [
+        (p.kind.value, p.target, format_offset(p.offset) if p.offset else "0", p.due, p.not_after)
+        for p in timeline(exomars)
+    ]
     assert got == [
         ("announcement", exomars.id, "0", _utc(2020, 2, 24, 8), None),
         ("deadline-reminder", "accreditation", "3d", _utc(2020, 2, 25, 23), _utc(2020, 2, 26, 0)),
@@ -36,9 +39,7 @@ def test_live_now_only_with_a_stream(exomars: Release) -> None:
     )
     live = [p for p in timeline(streamed) if p.kind is PostKind.LIVE_NOW]
     assert [(p.due, p.not_after) for p in live] == [(_utc(2020, 3, 12, 11), _utc(2020, 3, 12, 12))]
-    assert ReminderPolicy(live_now=False) and not any(
-        p.kind is PostKind.LIVE_NOW for p in timeline(streamed, ReminderPolicy(live_now=False))
-    )
+    assert not any(p.kind is PostKind.LIVE_NOW for p in timeline(streamed, ReminderPolicy(live_now=False)))
 
 
 def test_reminders_never_leak_before_the_embargo(exomars: Release) -> None:
@@ -52,7 +53,8 @@ def test_reminders_never_leak_before_the_embargo(exomars: Release) -> None:
 def test_now_marks_a_late_announcement_and_skips_missed_reminders(exomars: Release) -> None:
     now = _utc(2020, 2, 26, 0, 30)  # 90 minutes after the 3-day reminder; its grace is 1 hour
     items = timeline(exomars, now=now)
-    assert items[0].late and not items[0].skipped
+    assert items[0].late
+    assert not items[0].skipped
     assert items[1].skip_reason == "missed: more than its grace late"
     assert not items[2].skipped
 
@@ -64,7 +66,9 @@ def test_grace_is_a_quarter_of_the_lead_time_at_most_an_hour() -> None:
 
 
 def test_policy_from_settings() -> None:
-    policy = ReminderPolicy.from_env({"DISTRIB_DEADLINE_REMINDERS": "1w, 2d", "DISTRIB_EVENT_REMINDERS": "none"})
+    policy = ReminderPolicy.from_env(
+        {"DISTRIB_DEADLINE_REMINDERS": "1w, 2d", "DISTRIB_EVENT_REMINDERS": "none"}
+    )
     assert policy.deadline_offsets == (timedelta(weeks=1), timedelta(days=2))
     assert policy.event_offsets == ()
     assert ReminderPolicy.from_env({}) == ReminderPolicy()

@@ -33,7 +33,9 @@ def test_dst_night_in_paris() -> None:
     before, after = datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
     assert when(before, None, ("Europe/Paris",)) == "Sun 29 March, 01:30 CET"
     assert when(after, None, ("Europe/Paris",)) == "Sun 29 March, 03:30 CEST"
-    assert when(before, after, ("Europe/Paris", "UTC")) == "Sun 29 March, 01:30 CET–03:30 CEST (00:30–01:30 UTC)"
+    assert (
+        when(before, after, ("Europe/Paris", "UTC")) == "Sun 29 March, 01:30 CET–03:30 CEST (00:30–01:30 UTC)"
+    )
     # Moscow stays at +3, so it is 2 hours ahead of Paris before the change and 1 hour after.
     assert when(after, None, ("Europe/Moscow", "Europe/Paris")) == "Sun 29 March, 04:30 MSK (03:30 CEST)"
 

@@ -11,7 +11,9 @@ import yaml
 from channels.twitter_text import extract_urls, parse_tweet
 from channels.x import XChannel
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "specs" / "twitter-text-conformance-validate.yml"
+CONFORMANCE = (
+    Path(__file__).resolve().parents[2] / "shared" / "specs" / "twitter-text-conformance-validate.yml"
+)
 LOCAL_COPY = Path(__file__).resolve().parent / "data" / "twitter-text-conformance-validate.yml"
 # WeightedTweetsCounterTest is written for config v2 (no emoji parsing); the other two for v3.
 SECTIONS = {
