@@ -10,6 +10,7 @@ still does not fit is the title itself shortened — the required elements are n
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import traceback
@@ -71,7 +72,8 @@ def templates_root(directory: Path | None = None) -> Path:
     """DISTRIB_TEMPLATES_DIR, else the checkout's templates/, else the installed distrib._templates."""
     if directory is not None:
         return directory
-    if CHECKOUT_TEMPLATES.is_dir():
+    # Only a source checkout has pyproject.toml beside templates/ (site-packages may hold a stray one).
+    if (CHECKOUT_TEMPLATES / "default").is_dir() and (CHECKOUT_TEMPLATES.parent / "pyproject.toml").is_file():
         return CHECKOUT_TEMPLATES
     spec = importlib.util.find_spec("distrib._templates")
     if spec is not None and spec.submodule_search_locations:
@@ -513,9 +515,7 @@ class Renderer:
 
 
 def _with_key(post: Post, key: str) -> Post:
-    from dataclasses import replace
-
-    return replace(post, key=key)
+    return dataclasses.replace(post, key=key)
 
 
 def _data(release: Release, subject: _Subject) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from distrib.cli import main
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, ROOT
 
 BRIEFING = "Thu 12 March, 14:00–15:00 MSK (12:00–13:00 CET)"
 
@@ -81,6 +82,26 @@ def test_reminder_policy_from_settings(
     monkeypatch.setenv("DISTRIB_DEADLINE_REMINDERS", "1d")
     monkeypatch.setenv("DISTRIB_EVENT_REMINDERS", "none")
     assert [p["kind"] for p in _json(capsys)["posts"]] == ["announcement", "deadline-reminder"]
+
+
+def test_templates_dir_setting(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shutil.copytree(ROOT / "templates", tmp_path / "t")
+    (tmp_path / "t" / "default" / "announcement.txt.j2").write_text("NEW: {{ title }} {{ tags }}\n")
+    monkeypatch.setenv("DISTRIB_TEMPLATES_DIR", str(tmp_path / "t"))
+    texts = [p["parts"][0]["text"] for p in _json(capsys)["posts"] if p["kind"] == "announcement"]
+    assert texts == ["NEW: Call for Media: ESA and Roscosmos to discuss ExoMars plans @ESA_ExoMars #ExoMars"]
+
+
+def test_template_error_exits_2_naming_the_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shutil.copytree(ROOT / "templates", tmp_path / "t")
+    (tmp_path / "t" / "default" / "announcement.txt.j2").write_text("{{ title }}\n{{ titel }}\n")
+    monkeypatch.setenv("DISTRIB_TEMPLATES_DIR", str(tmp_path / "t"))
+    assert main(["preview", str(EXAMPLE)]) == 2
+    assert "default/announcement.txt.j2:2: 'titel' is undefined" in capsys.readouterr().err
 
 
 def test_report(capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,6 +71,14 @@ def test_email_html_escapes_every_value(exomars: Release, title: str) -> None:
     )
 
 
+@pytest.mark.parametrize("channel_name", channels.names())
+def test_control_characters_never_reach_a_post(exomars: Release, channel_name: str) -> None:
+    release = _titled(exomars, "Bad\x00 bytes\x07 and \ufeffBOM")
+    post = Renderer().render(release, channels.build(channel_name, SETTINGS), PostKind.ANNOUNCEMENT)
+    assert "Bad bytes and BOM" in channels.build(channel_name, SETTINGS).visible_text(post.parts[0].text)
+    assert not any(c in post.text for c in "\x00\x07\ufeff")
+
+
 def test_link_in_telegram_href_is_quoted(exomars: Release) -> None:
     release = dataclasses.replace(exomars, url='https://esa.int/?a=1&b="2"')
     html = (
