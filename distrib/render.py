@@ -16,7 +16,7 @@ import re
 import traceback
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,7 +221,6 @@ class _Subject:
     context: dict[str, Any]
     required: tuple[str, ...]
     link: str | None
-    changes: tuple[Change, ...] = field(default=())
 
 
 def _subject(
@@ -291,9 +290,7 @@ def _subject(
         "changes": [{"what": clean(c.what), "before": c.before, "after": c.after} for c in changes],
         "reason": clean(reason) or None,
     }
-    return _Subject(
-        kind, target or release.id, sent, context, tuple(r for r in required if r), link, tuple(changes)
-    )
+    return _Subject(kind, target or release.id, sent, context, tuple(r for r in required if r), link)
 
 
 # -- fitting -----------------------------------------------------------------------------------------
