@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the normalized releases as JSON")
 
+    p = add(
+        "preview",
+        cmd_preview,
+        "every post per channel and kind, the reminder timeline and the feed entry; nothing is stored",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--all-channels", action="store_true", help="every channel, configured or not")
+    p.add_argument("--json", action="store_true", help="one JSON document (UTC times ending in Z)")
+
     p = add("queue", cmd_queue, "validate, store and plan release files (re-queue = update)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
@@ -256,6 +265,18 @@ def describe_release(release: Release) -> str:
         lines.append(f"  media      {media.url} {media.type or ''}".rstrip())
     lines.append(f"  body       {len(release.body):,} characters")
     return "\n".join(lines)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from distrib import preview
+
+    ((_, release, _),) = _load_all([args.file])
+    shown = preview.build(release, _settings(), all_channels=args.all_channels)
+    if args.json:
+        print(json.dumps(preview.to_json(shown), ensure_ascii=False, indent=2))
+    else:
+        print(preview.report(shown, _now()))
+    return 0
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
