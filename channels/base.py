@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self, runtime_checkable
+
+from channels.errors import ChannelError, DuplicateError, PermanentError, TransientError
+from distrib.models import Post, Receipt
+
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "DuplicateError",
+    "PermanentError",
+    "Receipt",
+    "Sender",
+    "TransientError",
+]
 
 if TYPE_CHECKING:
     from distrib.config import Settings
@@ -22,8 +35,8 @@ class Channel:
     Constructing a channel needs no credentials: counting, fitting and `distrib preview` use it as is.
     `from_settings` reads only what changes counting (e.g. a Mastodon instance's own limit).
 
-    Sending is the Delivery engine's part of this interface and is added there, as
-    `send(self, post: Post) -> Receipt`, raising only TransientError or PermanentError (DESIGN §6-7).
+    A channel that can deliver also implements `send(post) -> Receipt` (the `Sender` protocol),
+    raising only TransientError or PermanentError (DESIGN §6-7); the worker alone decides retries.
     """
 
     name: ClassVar[str]
@@ -73,3 +86,18 @@ class Channel:
     def facets(self, text: str) -> tuple[Facet, ...]:
         """Rich-text annotations the channel needs beside the text (Bluesky); none by default."""
         return ()
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """A channel that delivers: what the worker calls (DESIGN §7).
+
+    `send` returns the platform's id and link for the post, or raises TransientError (try later;
+    `maybe_sent` when the request may have reached the platform) or PermanentError. `idempotent`
+    says whether sending the same post (same `post.key`) twice is harmless on this channel.
+    """
+
+    name: ClassVar[str]
+    idempotent: ClassVar[bool]
+
+    def send(self, post: Post) -> Receipt: ...

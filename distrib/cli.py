@@ -109,6 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("status", cmd_status, "releases and outbox states, with remote links")
     p.add_argument("release_id", nargs="?", metavar="ID")
     p.add_argument("--json", action="store_true", help="one JSON document")
+
+    p = add("resolve", cmd_resolve, "settle an uncertain (or failed) post: it did go out, or send it again")
+    p.add_argument("key", metavar="KEY", help="the outbox key, as `distrib status` shows it")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--sent", action="store_true", help="it is on the channel: record it as sent")
+    how.add_argument("--resend", action="store_true", help="it is not: send it again now")
+
+    p = add("worker", cmd_worker, "deliver due posts until stopped (SIGTERM/SIGINT stop cleanly)")
+    p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+
+    p = add("run", cmd_run, "the service: worker and HTTP server together (or --simulate)")
+    p.add_argument("--once", action="store_true", help="deliver what is due now, write the feeds, exit")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    p.add_argument(
+        "--simulate", nargs=2, metavar=("FROM", "UNTIL"),
+        help="run the worker on a virtual clock jumping from due time to due time (UTC dates or times)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="with --simulate: one JSON line per outcome")
+
+    add("demo", cmd_demo, "the ExoMars campaign end to end on a simulated clock, into local files")
     return parser
 
 
@@ -205,6 +226,8 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from distrib import report
+
     loaded = _load_all(args.files)
     if args.json:
         docs = [release.to_dict() for _, release, _ in loaded]
@@ -212,59 +235,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     for name, release, _ in loaded:
         print(f"{name}: ok")
-        print(describe_release(release))
+        print(report.describe_release(release))
     return 0
-
-
-def describe_release(release: Release) -> str:
-    """The normalized release, every time in UTC and in each of the release's zones."""
-    from distrib.timefmt import stamp_utc, stamps
-
-    zones = release.show_timezones
-    lines = [
-        f"  id         {release.id}  (content {release.content_hash()[:12]})",
-        f"  title      {release.title}",
-    ]
-    if release.reference:
-        lines.append(f"  reference  {release.reference}")
-    lines += [
-        f"  language   {release.language}",
-        f"  published  {stamps(release.published, zones)}",
-        f"  zones      {', '.join(zones)} (times in the file default to {release.timezone})",
-    ]
-    if release.url:
-        lines.append(f"  url        {release.url}")
-    if release.summary:
-        lines.append(f"  summary    {release.summary}")
-    lines.append(f"  handles    {' '.join(release.handles) or '-'}")
-    lines.append(f"  hashtags   {' '.join(release.hashtags) or '-'}")
-    channels = ", ".join(release.channels) if release.channels is not None else "every configured channel"
-    lines.append(f"  channels   {channels}")
-    for event in release.events:
-        lines.append(f"  event {event.id}: {event.title}  [{event.timezone}]")
-        lines.append(f"    start    {stamps(event.start, zones)}")
-        if event.end:
-            lines.append(f"    end      {stamps(event.end, zones)}")
-        lines.append(f"    location {event.location or '-'}")
-        lines.append(f"    stream   {event.stream_url or '- (none given)'}")
-    for deadline in release.deadlines:
-        gates = f" (gates {deadline.event})" if deadline.event else ""
-        lines.append(f"  deadline {deadline.id}: {deadline.title}{gates}  [{deadline.timezone}]")
-        if deadline.date_only:
-            lines.append(
-                f"    due      {deadline.due_date.isoformat()}, end of day in {deadline.timezone} "
-                f"(until {stamp_utc(deadline.due)})"
-            )
-        lines.append(f"    until    {stamps(deadline.due, zones)}")
-        if deadline.how:
-            lines.append(f"    how      {deadline.how}")
-    for contact in release.contacts:
-        parts = [p for p in (contact.name, contact.role, contact.phone, contact.email) if p]
-        lines.append(f"  contact    {', '.join(parts)}")
-    for media in release.media:
-        lines.append(f"  media      {media.url} {media.type or ''}".rstrip())
-    lines.append(f"  body       {len(release.body):,} characters")
-    return "\n".join(lines)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -284,29 +256,54 @@ def cmd_queue(args: argparse.Namespace) -> int:
     settings = _settings()
     store = _open_store(settings)
     try:
+        from distrib.planner import Planner
+
+        planner = Planner.from_settings(settings)
         for name, release, text in loaded:
-            result = store.queue(release, str(Path(name).resolve()), text, _now())
+            result = store.queue(release, str(Path(name).resolve()), text, _now(), hook=planner.on_queued)
             if result.outcome == "unchanged":
                 print(
                     f"unchanged: {release.id} version {result.version} is already queued with "
                     "this content; nothing to do"
                 )
-            elif result.outcome == "new":
+                continue
+            if result.outcome == "new":
                 print(f"queued: {release.id} version {result.version}")
             elif result.outcome == "requeued":
                 print(f"queued again: {release.id} version {result.version} (it had been cancelled)")
             else:
                 print(f"updated: {release.id} version {result.version} (was {result.version - 1})")
+            print(_plan_summary(store, release.id))
     finally:
         store.close()
     return 0
 
 
+def _plan_summary(store: Store, release_id: str) -> str:
+    from distrib.timefmt import stamp_utc
+
+    rows = [r for r in store.outbox_rows(release_id) if r["state"] == "pending"]
+    if not rows:
+        return "  nothing left to send"
+    channels = sorted({r["channel"] for r in rows})
+    first = rows[0]
+    from distrib.models import parse_iso_z
+
+    return (
+        f"  {len(rows)} posts pending on {', '.join(channels)}; next: {first['kind']} at "
+        f"{stamp_utc(parse_iso_z(first['due']))} (see `distrib status {release_id}`)"
+    )
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
-    store = _open_store(_settings())
+    from distrib.planner import Planner
+
+    settings = _settings()
+    store = _open_store(settings)
     try:
         try:
-            stored, changed = store.cancel(args.release_id, args.reason, _now())
+            planner = Planner.from_settings(settings)
+            stored, changed = store.cancel(args.release_id, args.reason, _now(), hook=planner.on_cancelled)
         except KeyError:
             raise UsageError(f"no release with the id '{args.release_id}' is stored") from None
     finally:
@@ -319,6 +316,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from distrib import report
     from distrib.models import iso_z
 
     store = _open_store(_settings())
@@ -355,36 +353,94 @@ def cmd_status(args: argparse.Namespace) -> int:
         }
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
-    print(format_status(stored, outbox, versions))
+    print(report.status(stored, outbox, versions, detailed=bool(args.release_id)))
     return 0
 
 
-def format_status(stored: list[Any], outbox: list[dict[str, Any]], versions: dict[str, Any]) -> str:
-    from distrib.timefmt import stamp, stamp_utc
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from distrib.store import Outbox
 
-    if not stored:
-        return "No releases stored yet. Queue one with: distrib queue FILE"
-    lines = []
-    for s in stored:
-        r = s.release
-        zone = r.show_timezones[0]
-        lines.append(f"{r.id}  v{s.version}  {s.state.value}")
-        lines.append(f"  {r.title}")
-        lines.append(f"  published {stamp_utc(r.published)} ({stamp(r.published, zone)})")
-        if s.cancel_reason:
-            lines.append(f"  cancelled: {s.cancel_reason}")
-        rows = [o for o in outbox if o["release_id"] == r.id]
-        if rows:
-            counts: dict[str, int] = {}
-            for o in rows:
-                counts[o["state"]] = counts.get(o["state"], 0) + 1
-            lines.append("  outbox    " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
-        for v in versions.get(r.id, []):
-            lines.append(
-                f"  version {v['version']}: {v['state']} at {stamp_utc(v['queued_at'])} "
-                f"(content {v['version_hash'][:12]})"
-            )
-    return "\n".join(lines)
+    store = _open_store(_settings())
+    try:
+        item = Outbox(store).resolve(args.key, sent=args.sent, now=_now())
+    except KeyError:
+        raise UsageError(f"no outbox row has the key '{args.key}' (see `distrib status ID`)") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    if args.sent:
+        print(f"recorded as sent: {item.key}")
+    else:
+        print(f"will be sent again now: {item.key} (a running worker picks it up)")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from distrib import runtime
+
+    settings = _settings()
+    store = _open_store(settings)
+    try:
+        worker = runtime.make_worker(store, settings)
+        if args.once:
+            for transition in worker.tick():
+                print(runtime.outcome_line(transition))
+            return 0
+        _service_logging(settings)
+        worker.run(runtime.stop_on_signals())
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from distrib import runtime
+    from distrib.worker import VirtualClock, simulate
+
+    settings = _settings()
+    store = _open_store(settings)
+    try:
+        if args.simulate:
+            try:
+                start, until = (runtime.parse_moment(m) for m in args.simulate)
+            except ValueError as exc:
+                raise UsageError(
+                    f"--simulate takes two UTC dates or times, e.g. 2020-02-24 2020-03-13: {exc}"
+                ) from None
+            if until < start:
+                raise UsageError("--simulate: UNTIL is before FROM")
+            clock = VirtualClock(start)
+            line = runtime.printer(args.json)
+            for transition in simulate(runtime.make_worker(store, settings, clock=clock), clock, until):
+                print(line(transition), flush=True)
+            runtime.write_feeds(store, settings, clock.now())
+            return 0
+        worker = runtime.make_worker(store, settings)
+        if args.once:
+            for transition in worker.tick():
+                print(runtime.outcome_line(transition))
+            runtime.write_feeds(store, settings, _now())
+            return 0
+        _service_logging(settings)
+        runtime.serve_and_work(store, settings, worker, args.host, args.port, runtime.stop_on_signals())
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from distrib import demo
+
+    print(demo.run(_settings()))
+    return 0
+
+
+def _service_logging(settings: Settings) -> None:
+    """Long-running commands log at INFO unless DISTRIB_LOG_LEVEL or -v says otherwise."""
+    root = logging.getLogger()
+    if root.level > logging.INFO and "DISTRIB_LOG_LEVEL" not in settings.env:
+        root.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

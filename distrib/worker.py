@@ -20,21 +20,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from channels.base import Sender
 from channels.errors import PermanentError, TransientError
-from distrib.models import OutboxItem, Post, Receipt, Status, utc
+from distrib.models import OutboxItem, Receipt, Status, utc
 from distrib.retry import RetryPolicy
 from distrib.store import Outbox, Store, Transition
 
 log = logging.getLogger(__name__)
-
-
-class Sender(Protocol):
-    """What the worker needs of a channel (channels/base.py defines the full interface)."""
-
-    name: str
-    idempotent: bool
-
-    def send(self, post: Post) -> Receipt: ...
 
 
 class Clock(Protocol):
