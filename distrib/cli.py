@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -90,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("status", cmd_status, "releases and outbox states, with remote links")
     p.add_argument("release_id", nargs="?", metavar="ID")
     p.add_argument("--json", action="store_true", help="one JSON document")
+
+    p = add("feeds", cmd_feeds, "write feed.atom, feed.rss and events.ics (atomically) for journalists")
+    p.add_argument(
+        "--out", metavar="DIR", type=Path, help="where to write them (default: DISTRIB_PUBLIC_DIR)"
+    )
+
+    p = add("serve", cmd_serve, "serve the feeds over HTTP (ETag, Last-Modified, 304, gzip)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument(
+        "--refresh", type=float, default=60.0, metavar="SECONDS",
+        help="rebuild the feeds this often, and whenever an embargo lifts (default 60; 0: only at start)",
+    )  # fmt: skip
     return parser
 
 
@@ -308,6 +322,65 @@ def format_status(stored: list[Any], outbox: list[dict[str, Any]], versions: dic
                 f"(content {v['version_hash'][:12]})"
             )
     return "\n".join(lines)
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from distrib.feeds import write_feeds
+
+    settings = _settings()
+    store = _open_store(settings)
+    try:
+        result = write_feeds(store, settings, _now(), args.out)
+    finally:
+        store.close()
+    print(f"{result.out_dir}: {result.entries} entries, {result.calendar_releases} releases in the calendar")
+    for path in result.written:
+        print(f"  wrote     {path}")
+    for path in result.removed:
+        print(f"  removed   {path}")
+    if result.unchanged:
+        print(f"  unchanged {len(result.unchanged)} file{'s' if len(result.unchanged) != 1 else ''}")
+    for topic in result.pinged:
+        print(f"  WebSub hub told about {topic}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from distrib.feeds import refresh_loop, write_feeds
+    from distrib.web import Server, make_app
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    if args.refresh < 0:
+        raise UsageError("--refresh must be 0 or more seconds")
+    settings = _settings()
+    store = _open_store(settings)
+    stop = threading.Event()
+    try:
+        result = write_feeds(store, settings, _now())
+        print(f"feeds: {result.entries} entries in {result.out_dir} ({len(result.written)} files rewritten)")
+        try:
+            server = Server(make_app(settings), args.host, args.port)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        if args.refresh > 0:
+            threading.Thread(
+                target=refresh_loop, args=(store, settings, stop), kwargs={"interval": args.refresh},
+                name="distrib-feeds", daemon=True,
+            ).start()  # fmt: skip
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for host, port in server.addresses:
+            shown = f"[{host}]" if ":" in host else host
+            print(f"serving http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(stop)
+    finally:
+        stop.set()
+        store.close()
+    return 0
 
 
 if __name__ == "__main__":
