@@ -545,15 +545,21 @@ def _calendar(releases: Sequence[StoredRelease], config: FeedConfig, *, uid: str
             if zone:
                 zones.add(zone)
     events.sort(key=lambda e: (e[0], e[1]))
+    end = b"END:VCALENDAR\r\n"
+    body = b"".join([_vtimezone(zone) for zone in sorted(zones)] + [chunk for _, _, chunk in events])
+    return _calendar_head(uid, name)[: -len(end)] + body + end
+
+
+@functools.lru_cache(maxsize=1024)
+def _calendar_head(uid: str, name: str) -> bytes:
+    """An empty VCALENDAR with our properties; _calendar puts the components before its END line."""
     head = Calendar.new(prodid=PRODID, method="PUBLISH", uid=uid, name=name)
     # How often subscribed calendars should look again (RFC 7986; Outlook reads the X- one).
     head.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     head.add("x-published-ttl", vDuration(timedelta(hours=1)))
-    header: bytes = head.to_ical()
-    end = b"END:VCALENDAR\r\n"
-    assert header.endswith(end)
-    body = b"".join([_vtimezone(zone) for zone in sorted(zones)] + [chunk for _, _, chunk in events])
-    return header[: -len(end)] + body + end
+    data: bytes = head.to_ical()
+    assert data.endswith(b"END:VCALENDAR\r\n")
+    return data
 
 
 @functools.lru_cache(maxsize=64)

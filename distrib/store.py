@@ -458,12 +458,12 @@ def feed_releases(
 def calendar_releases(
     store: Store, visible_at: datetime, since: datetime, *, language: str | None = None
 ) -> list[StoredRelease]:
-    """Public releases speaking about a moment at or after `since` (upcoming and recent events)."""
-    query = (
-        sa.select(releases)
-        .where(releases.c.horizon_at >= utc(since), _public(utc(visible_at)))
-        .order_by(releases.c.published_at.desc(), releases.c.id)
-    )
+    """Public releases speaking about a moment at or after `since` (upcoming and recent events), unordered.
+
+    No ORDER BY: sorting by publication would make SQLite walk the published_at index over every
+    release instead of the few horizon_at finds (15 ms instead of 2 ms at 10,000 releases).
+    """
+    query = sa.select(releases).where(releases.c.horizon_at >= utc(since), _public(utc(visible_at)))
     if language is not None:
         query = query.where(releases.c.language == language)
     with store.read() as conn:
