@@ -6,7 +6,7 @@ The store is seeded in one transaction (queueing 10,000 files one by one would t
 one release every 8 hours for ~9 years up to `now`, plus 20 still under embargo; each with a ~2 KB Markdown
 body, one event 10 days after publication and one date-only deadline 7 days after, in four zones.
 Reported, as the median [min–max] of --runs runs:
-  cold   query + build of the three files with every in-process cache emptied first (a one-shot `distrib feeds`)
+  cold   query + build of the three files, every in-process cache emptied first (a one-shot `distrib feeds`)
   warm   the same with the caches a long-running `distrib serve` / `distrib run` keeps between rebuilds
   write  the whole `write_feeds` (also the index, per-language and per-release .ics, compare, atomic writes)
 Target (DESIGN §10): ≤ 50 ms to build.
@@ -50,12 +50,24 @@ def make_release(n: int, published: datetime) -> Release:
         summary=f"Summary of release {n}: what happens, when and where.",
         hashtags=("#Space", f"#Mission{n % 7}"),
         events=(
-            Event(id="briefing", title="Press briefing", start=start, end=start + timedelta(hours=1),
-                  timezone=zone, location="Main auditorium"),
+            Event(
+                id="briefing",
+                title="Press briefing",
+                start=start,
+                end=start + timedelta(hours=1),
+                timezone=zone,
+                location="Main auditorium",
+            ),
         ),
         deadlines=(
-            Deadline(id="accreditation", title="Accreditation", due=published + timedelta(days=7),
-                     timezone=zone, date_only=True, how="Apply by email with your press card."),
+            Deadline(
+                id="accreditation",
+                title="Accreditation",
+                due=published + timedelta(days=7),
+                timezone=zone,
+                date_only=True,
+                how="Apply by email with your press card.",
+            ),
         ),
         body=BODY,
     )
@@ -68,16 +80,34 @@ def seed(store: Store, count: int) -> None:
         release = make_release(n, published)
         parsed = json.dumps(release.to_dict(), ensure_ascii=False, sort_keys=True)
         queued = published - timedelta(days=1)
-        rows.append({
-            "id": release.id, "version": 1, "version_hash": release.content_hash(),
-            "state": ReleaseState.QUEUED.value, "source": "bench", "parsed": parsed, "language": "en",
-            "published_at": published, "horizon_at": feeds.horizon(release), "queued_at": queued,
-            "updated_at": queued, "cancelled_at": None, "cancel_reason": None,
-        })
-        versions.append({
-            "release_id": release.id, "version": 1, "version_hash": release.content_hash(),
-            "state": ReleaseState.QUEUED.value, "source_text": "", "parsed": parsed, "queued_at": queued,
-        })
+        rows.append(
+            {
+                "id": release.id,
+                "version": 1,
+                "version_hash": release.content_hash(),
+                "state": ReleaseState.QUEUED.value,
+                "source": "bench",
+                "parsed": parsed,
+                "language": "en",
+                "published_at": published,
+                "horizon_at": feeds.horizon(release),
+                "queued_at": queued,
+                "updated_at": queued,
+                "cancelled_at": None,
+                "cancel_reason": None,
+            }
+        )
+        versions.append(
+            {
+                "release_id": release.id,
+                "version": 1,
+                "version_hash": release.content_hash(),
+                "state": ReleaseState.QUEUED.value,
+                "source_text": "",
+                "parsed": parsed,
+                "queued_at": queued,
+            }
+        )
     with store.write() as conn:
         conn.execute(releases.insert(), rows)
         conn.execute(release_versions.insert(), versions)
@@ -112,7 +142,9 @@ def timed(fn, runs: int, before=None) -> list[float]:  # type: ignore[no-untyped
 
 
 def show(label: str, ms: list[float]) -> None:
-    print(f"{label:<6} median {statistics.median(ms):6.1f} ms  [{min(ms):.1f}–{max(ms):.1f}]  ({len(ms)} runs)")
+    print(
+        f"{label:<6} median {statistics.median(ms):6.1f} ms  [{min(ms):.1f}–{max(ms):.1f}]  ({len(ms)} runs)"
+    )
 
 
 def main() -> None:
@@ -130,8 +162,10 @@ def main() -> None:
         sizes = build_three(store, config)
         upcoming = calendar_releases(store, NOW, NOW - feeds.CALENDAR_PAST)
         n_events = sum(len(s.release.events) + len(s.release.deadlines) for s in upcoming)
-        print(f"{config.limit} entries; calendar: {len(upcoming)} releases, {n_events} VEVENTs; "
-              f"bytes atom/rss/ics = {sizes[0]:,}/{sizes[1]:,}/{sizes[2]:,}")
+        print(
+            f"{config.limit} entries; calendar: {len(upcoming)} releases, {n_events} VEVENTs; "
+            f"bytes atom/rss/ics = {sizes[0]:,}/{sizes[1]:,}/{sizes[2]:,}"
+        )
         show("cold", timed(lambda: build_three(store, config), args.runs, before=clear_caches))
         show("warm", timed(lambda: build_three(store, config), args.runs))
         feeds.write_feeds(store, settings, NOW)

@@ -371,7 +371,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 target=refresh_loop, args=(store, settings, stop), kwargs={"interval": args.refresh},
                 name="distrib-feeds", daemon=True,
             ).start()  # fmt: skip
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a clean stop under systemd / docker
         for host, port in server.addresses:
             shown = f"[{host}]" if ":" in host else host
             print(f"serving http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)

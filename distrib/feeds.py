@@ -49,6 +49,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PRODID = "-//distrib//press releases//EN"
 DEFAULT_DESCRIPTION = "Press releases with their events and deadlines"
 
+_RSS_LOCK = threading.Lock()
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _TAG = re.compile(r"^[A-Za-z0-9.-]+(?:@[A-Za-z0-9.-]+)?,\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 # XML 1.0 refuses these (feedgen raises on them): C0 controls but tab/LF/CR, DEL, lone surrogates, U+FFFE/F.
@@ -388,8 +389,13 @@ def _build_feed(
 
     for stored in entries:
         _add_entry(fg, stored, config, kind)
-    data: bytes = fg.atom_str(pretty=True) if kind == "atom" else fg.rss_str(pretty=True)
-    return data
+    if kind == "atom":
+        atom: bytes = fg.atom_str(pretty=True)
+        return atom
+    # feedgen switches the process-wide locale to C around RSS dates (reference §5.3 #8): one at a time.
+    with _RSS_LOCK:
+        rss: bytes = fg.rss_str(pretty=True)
+    return rss
 
 
 def _add_entry(fg: Any, stored: StoredRelease, config: FeedConfig, kind: str) -> None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
+import selectors
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -298,3 +303,35 @@ def test_serve_stops_when_asked(tmp_path: Path) -> None:
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_cli_serve_writes_serves_and_stops_on_sigterm(exomars_path: Path, tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DISTRIB_")},
+        "DISTRIB_DATA_DIR": str(tmp_path / "data"),
+        "DISTRIB_PUBLIC_DIR": str(tmp_path / "public"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    subprocess.run([sys.executable, "-m", "distrib", "queue", str(exomars_path)], env=env, check=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distrib", "serve", "--host", "127.0.0.1", "--port", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            lines: list[str] = []
+            while not any(line.startswith("serving ") for line in lines):
+                assert selector.select(timeout=30), "distrib serve printed nothing"
+                lines.append(proc.stdout.readline())
+        port = int(lines[-1].split(":")[2].split("/")[0])
+        run = Running("127.0.0.1", port, Settings.from_env({}), FakeClock())
+        response, body = run.request("GET", "/feed.atom")
+        assert response.status == 200
+        assert feedparser.parse(body).entries[0].title.startswith("Call for Media")
+        assert (tmp_path / "public" / "feed.atom").read_bytes() == body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, errors = proc.communicate(timeout=30)  # also closes the pipes
+    assert proc.returncode == 0, errors
