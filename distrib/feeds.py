@@ -352,7 +352,7 @@ def _build_feed(
     language = language or config.feed_language
     entries = _select(releases, now, language, config.limit)
     # Never "now": the newest visible change, so an unchanged feed is byte-identical (ETag/304).
-    updated = max((changed_at(s) for s in entries), default=EPOCH)
+    updated = max((_updated(s, now) for s in entries), default=EPOCH)
     name, mime = (ATOM, "application/atom+xml") if kind == "atom" else (RSS, "application/rss+xml")
 
     fg = FeedGenerator()
@@ -388,7 +388,7 @@ def _build_feed(
     fg.link(href=config.home, rel="alternate", type="text/html")
 
     for stored in entries:
-        _add_entry(fg, stored, config, kind)
+        _add_entry(fg, stored, config, kind, now)
     if kind == "atom":
         atom: bytes = fg.atom_str(pretty=True)
         return atom
@@ -398,13 +398,18 @@ def _build_feed(
     return rss
 
 
-def _add_entry(fg: Any, stored: StoredRelease, config: FeedConfig, kind: str) -> None:
+def _updated(stored: StoredRelease, now: datetime) -> datetime:
+    """changed_at, but never after `now`: a writer whose clock runs ahead cannot date a feed in the future."""
+    return min(changed_at(stored), utc(now))
+
+
+def _add_entry(fg: Any, stored: StoredRelease, config: FeedConfig, kind: str, now: datetime) -> None:
     release = stored.release
     fe = fg.add_entry(order="append")
     fe.id(config.entry_id(release.id))
     fe.title(entry_title(stored))
     fe.published(release.published)
-    fe.updated(changed_at(stored))
+    fe.updated(_updated(stored, now))
     content = entry_html(stored)
     summary = clean_text(release.summary) if release.summary else None
     if kind == "atom":

@@ -109,7 +109,11 @@ class PublicFiles:
             else:
                 rep = Representation.of(data, st.st_mtime, CONTENT_TYPES[path.suffix])
         with self._lock:
-            self._cache[rel] = (now, key, rep)
+            if rep is not None:
+                self._cache[rel] = (now, key, rep)
+            else:
+                # Misses are not remembered: requests for made-up paths must not grow the cache.
+                self._cache.pop(rel, None)
         return rep
 
 

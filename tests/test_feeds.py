@@ -428,6 +428,15 @@ def test_cancel_marks_the_entry_and_cancels_the_events(
             assert str(event["SUMMARY"]).startswith("Cancelled: ")
 
 
+def test_a_writer_clock_ahead_never_dates_the_feed_in_the_future(exomars: Release) -> None:
+    ahead = stored(exomars, updated_at=AFTER + timedelta(minutes=2))  # queued by a host two minutes ahead
+    for data in (build_atom([ahead], FeedConfig(), AFTER), build_rss([ahead], FeedConfig(), AFTER)):
+        parsed = feedparser.parse(data)
+        assert datetime(*parsed.feed.updated_parsed[:6], tzinfo=UTC) == AFTER
+    entry = feedparser.parse(build_atom([ahead], FeedConfig(), AFTER)).entries[0]
+    assert datetime(*entry.updated_parsed[:6], tzinfo=UTC) == AFTER
+
+
 def test_release_cancelled_before_publication_never_appears(
     store: Store, exomars: Release, tmp_path: Path
 ) -> None:
