@@ -38,8 +38,9 @@ BODY = "\n\n".join(
 )
 
 
-def make_release(n: int, published: datetime) -> Release:
+def make_release(n: int, published: datetime, event_share: float = 1.0) -> Release:
     zone = ZONES[n % len(ZONES)]
+    with_events = (n * event_share) % 1 < event_share  # evenly spread: every 1/share-th release
     start = published + timedelta(days=10)
     return Release(
         id=f"bench-{n:05d}",
@@ -49,7 +50,9 @@ def make_release(n: int, published: datetime) -> Release:
         show_timezones=(zone, "Europe/Paris") if zone != "Europe/Paris" else (zone,),
         summary=f"Summary of release {n}: what happens, when and where.",
         hashtags=("#Space", f"#Mission{n % 7}"),
-        events=(
+        events=()
+        if not with_events
+        else (
             Event(
                 id="briefing",
                 title="Press briefing",
@@ -59,7 +62,9 @@ def make_release(n: int, published: datetime) -> Release:
                 location="Main auditorium",
             ),
         ),
-        deadlines=(
+        deadlines=()
+        if not with_events
+        else (
             Deadline(
                 id="accreditation",
                 title="Accreditation",
@@ -73,11 +78,11 @@ def make_release(n: int, published: datetime) -> Release:
     )
 
 
-def seed(store: Store, count: int) -> None:
+def seed(store: Store, count: int, event_share: float = 1.0) -> None:
     rows, versions = [], []
     for n in range(count + 20):
         published = NOW - timedelta(hours=8 * (count - 1 - n))  # the last 20 are in the future
-        release = make_release(n, published)
+        release = make_release(n, published, event_share)
         parsed = json.dumps(release.to_dict(), ensure_ascii=False, sort_keys=True)
         queued = published - timedelta(days=1)
         rows.append(
@@ -151,11 +156,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--releases", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--event-share", type=float, default=1.0,
+        help="fraction of releases with an event and a deadline (default 1.0: every one, the worst case)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
         t0 = time.perf_counter()
-        seed(store, args.releases)
+        seed(store, args.releases, args.event_share)
         print(f"seeded {args.releases:,} releases (+20 under embargo) in {time.perf_counter() - t0:.1f} s")
         settings = Settings.from_env({"DISTRIB_PUBLIC_DIR": str(Path(tmp) / "public")})
         config = feeds.FeedConfig.from_settings(settings)

@@ -333,7 +333,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         result = write_feeds(store, settings, _now(), args.out)
     finally:
         store.close()
-    print(f"{result.out_dir}: {result.entries} entries, {result.calendar_releases} releases in the calendar")
+    entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
+    print(f"{result.out_dir}: {entries} in the feeds, {result.calendar_releases} release(s) in the calendar")
     for path in result.written:
         print(f"  wrote     {path}")
     for path in result.removed:
@@ -361,7 +362,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     try:
         result = write_feeds(store, settings, _now())
-        print(f"feeds: {result.entries} entries in {result.out_dir} ({len(result.written)} files rewritten)")
+        print(f"feeds in {result.out_dir}: {result.entries} entries, {len(result.written)} file(s) rewritten")
         try:
             server = Server(make_app(settings), args.host, args.port)
         except OSError as exc:

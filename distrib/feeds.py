@@ -50,6 +50,8 @@ PRODID = "-//distrib//press releases//EN"
 DEFAULT_DESCRIPTION = "Press releases with their events and deadlines"
 
 _RSS_LOCK = threading.Lock()
+# Python's built-in table only, not the host's /etc/mime.types: the same bytes on every machine.
+_MIME = mimetypes.MimeTypes()
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _TAG = re.compile(r"^[A-Za-z0-9.-]+(?:@[A-Za-z0-9.-]+)?,\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 # XML 1.0 refuses these (feedgen raises on them): C0 controls but tab/LF/CR, DEL, lone surrogates, U+FFFE/F.
@@ -75,7 +77,7 @@ class FeedConfig:
     base_url: str = "http://127.0.0.1:8080"
     title: str = "Press releases"
     description: str = DEFAULT_DESCRIPTION
-    author_name: str = "Press office"
+    author_name: str = "Press releases"
     author_email: str | None = None
     logo: str | None = None
     language: str = "en"
@@ -104,7 +106,7 @@ class FeedConfig:
             base_url=base,
             title=title,
             description=settings.get("DISTRIB_FEED_DESCRIPTION") or DEFAULT_DESCRIPTION,
-            author_name=name or (email.split("@")[0] if email else title),
+            author_name=name or title,
             author_email=email or None,
             logo=_setting_url(settings, "DISTRIB_FEED_LOGO"),
             language=language,
@@ -324,7 +326,7 @@ def _enclosures(release: Release) -> list[tuple[str, str, str]]:
         if safe is None or safe in seen:
             continue
         seen.add(safe)
-        guessed = kind or mimetypes.guess_type(urlsplit(safe).path)[0] or "application/octet-stream"
+        guessed = kind or _MIME.guess_type(urlsplit(safe).path)[0] or "application/octet-stream"
         found.append((safe, clean_text(guessed, single_line=True), str(length or 0)))
     return found
 
