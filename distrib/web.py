@@ -128,8 +128,6 @@ class FeedApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "") or "/"
-        if path == "/healthz":
-            return self._plain(start_response, method, "200 OK", "ok\n", {"Cache-Control": "no-store"})
         if method not in ("GET", "HEAD"):
             return self._plain(
                 start_response,
@@ -138,6 +136,8 @@ class FeedApp:
                 "Method not allowed\n",
                 {"Allow": "GET, HEAD"},
             )
+        if path == "/healthz":
+            return self._plain(start_response, method, "200 OK", "ok\n", {"Cache-Control": "no-store"})
         rel = self._route(path)
         rep = self.files.get(rel) if rel else None
         if rep is None:
