@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -130,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --simulate: one JSON line per outcome")
 
     add("demo", cmd_demo, "the ExoMars campaign end to end on a simulated clock, into local files")
+
+    p = add("feeds", cmd_feeds, "write feed.atom, feed.rss and events.ics (atomically) for journalists")
+    p.add_argument(
+        "--out", metavar="DIR", type=Path, help="where to write them (default: DISTRIB_PUBLIC_DIR)"
+    )
+
+    p = add("serve", cmd_serve, "serve the feeds over HTTP (ETag, Last-Modified, 304, gzip)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument(
+        "--refresh", type=float, default=60.0, metavar="SECONDS",
+        help="rebuild the feeds this often, and whenever an embargo lifts (default 60; 0: only at start)",
+    )  # fmt: skip
     return parser
 
 
@@ -441,6 +455,67 @@ def _service_logging(settings: Settings) -> None:
     root = logging.getLogger()
     if root.level > logging.INFO and "DISTRIB_LOG_LEVEL" not in settings.env:
         root.setLevel(logging.INFO)
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from distrib.feeds import write_feeds
+
+    settings = _settings()
+    store = _open_store(settings)
+    try:
+        result = write_feeds(store, settings, _now(), args.out)
+    finally:
+        store.close()
+    entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
+    print(f"{result.out_dir}: {entries} in the feeds, {result.calendar_releases} release(s) in the calendar")
+    for path in result.written:
+        print(f"  wrote     {path}")
+    for path in result.removed:
+        print(f"  removed   {path}")
+    if result.unchanged:
+        print(f"  unchanged {len(result.unchanged)} file{'s' if len(result.unchanged) != 1 else ''}")
+    for topic in result.pinged:
+        print(f"  WebSub hub told about {topic}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from distrib.feeds import refresh_loop, write_feeds
+    from distrib.web import Server, make_app
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    if args.refresh < 0:
+        raise UsageError("--refresh must be 0 or more seconds")
+    settings = _settings()
+    store = _open_store(settings)
+    stop = threading.Event()
+    try:
+        result = write_feeds(store, settings, _now())
+        print(f"feeds in {result.out_dir}: {result.entries} entries, {len(result.written)} file(s) rewritten")
+        try:
+            server = Server(make_app(settings), args.host, args.port)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        if args.refresh > 0:
+            threading.Thread(
+                target=refresh_loop, args=(store, settings, stop), kwargs={"interval": args.refresh},
+                name="distrib-feeds", daemon=True,
+            ).start()  # fmt: skip
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a clean stop under systemd / docker
+        for host, port in server.addresses:
+            shown = f"[{host}]" if ":" in host else host
+            print(f"serving http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(stop)
+    finally:
+        stop.set()
+        store.close()
+    return 0
 
 
 if __name__ == "__main__":

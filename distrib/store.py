@@ -820,3 +820,68 @@ def _item(row: sa.Row[Any]) -> OutboxItem:
         error=row.error,
         sent_at=row.sent_at,
     )
+
+
+# -- feeds: read-only queries for distrib.feeds ---------------------------------------------------
+# Each reads only the rows a feed or calendar shows, through the indexes on published_at and
+# horizon_at, so building feeds costs the same with 100 or 100,000 stored releases.
+
+
+def _public(visible_at: datetime) -> sa.ColumnElement[bool]:
+    """Embargo lifted, and not withdrawn before it ever went public (nobody saw it: nothing to retract)."""
+    return sa.and_(
+        releases.c.published_at <= visible_at,
+        sa.or_(
+            releases.c.state != ReleaseState.CANCELLED.value,
+            releases.c.cancelled_at.is_(None),
+            releases.c.cancelled_at >= releases.c.published_at,
+        ),
+    )
+
+
+def feed_releases(
+    store: Store, visible_at: datetime, *, limit: int, language: str | None = None
+) -> list[StoredRelease]:
+    """The newest `limit` public releases (optionally of one language), newest publication first."""
+    query = (
+        sa.select(releases)
+        .where(_public(utc(visible_at)))
+        .order_by(releases.c.published_at.desc(), releases.c.id)
+        .limit(limit)
+    )
+    if language is not None:
+        query = query.where(releases.c.language == language)
+    with store.read() as conn:
+        return [_stored(row) for row in conn.execute(query)]
+
+
+def calendar_releases(
+    store: Store, visible_at: datetime, since: datetime, *, language: str | None = None
+) -> list[StoredRelease]:
+    """Public releases speaking about a moment at or after `since` (upcoming and recent events), unordered.
+
+    No ORDER BY: sorting by publication would make SQLite walk the published_at index over every
+    release instead of the few horizon_at finds (15 ms instead of 2 ms at 10,000 releases).
+    """
+    query = sa.select(releases).where(releases.c.horizon_at >= utc(since), _public(utc(visible_at)))
+    if language is not None:
+        query = query.where(releases.c.language == language)
+    with store.read() as conn:
+        return [_stored(row) for row in conn.execute(query)]
+
+
+def public_languages(store: Store, visible_at: datetime) -> list[str]:
+    """The languages of the public releases, sorted."""
+    query = sa.select(releases.c.language).where(_public(utc(visible_at))).distinct()
+    with store.read() as conn:
+        return sorted(conn.execute(query).scalars())
+
+
+def next_publication(store: Store, after: datetime) -> datetime | None:
+    """When the next embargo lifts after `after` (feeds must be rebuilt then), if one is pending."""
+    query = sa.select(sa.func.min(releases.c.published_at, type_=UTCDateTime)).where(
+        releases.c.published_at > utc(after)
+    )
+    with store.read() as conn:
+        value: datetime | None = conn.execute(query).scalar()
+    return value
