@@ -15,11 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the embedded default (SQLite in ./data, files in ./public and ./outbox).
+## The main job on the embedded default: the ExoMars campaign on a simulated clock
+## (SQLite in ./data, one file per post in ./outbox, feeds in ./public).
 run: install
-	$(BIN)/distrib check $(EXAMPLE)
-	$(BIN)/distrib queue $(EXAMPLE)
-	$(BIN)/distrib status
+	$(BIN)/distrib demo
 
 ## Lint, type-check and the whole test suite (PostgreSQL tests run when DISTRIB_TEST_DATABASE_URL is set).
 test: install lint

@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("distrib: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`distrib preview FILE | head`): not an error worth a message.
+        sys.stderr.close()
+        return 0
     except Exception as exc:
         if args.verbose:
             raise

@@ -54,7 +54,7 @@ def timeline(release: Release, transitions: list[Transition], settings: Settings
     from distrib.timefmt import local, zone_abbreviation
 
     zones = release.show_timezones
-    head = "  ".join(["when (UTC)      ", *(f"{z.split('/')[-1]:<16}" for z in zones), "post"])
+    head = "  ".join([f"{'when (UTC)':<16}", *(f"{z.split('/')[-1]:<17}" for z in zones), "post"])
     lines = [
         f"distrib demo: {release.title} ({release.reference or release.id})",
         f"simulated {START:%Y-%m-%d} to {UNTIL:%Y-%m-%d} UTC on a virtual clock, posting to outbox-dir",
@@ -64,11 +64,13 @@ def timeline(release: Release, transitions: list[Transition], settings: Settings
     for t in transitions:
         item = t.item
         cells = [f"{t.at:%a %d %b %H:%M}"]
-        for zone in zones:
-            cells.append(f"{local(t.at, zone):%d %b %H:%M} {zone_abbreviation(t.at, zone):<4}")
+        cells += [f"{local(t.at, zone):%d %b %H:%M} {zone_abbreviation(t.at, zone)}" for zone in zones]
         what = _describe(release, item.kind, item.target, item.offset_seconds)
         outcome = "" if t.state == Status.SENT else f"  [{t.state.value}: {t.error}]"
-        lines.append("  " + "  ".join(f"{c:<16}" for c in cells) + f"  {what}{outcome}")
+        widths = [16] + [17] * len(zones)
+        lines.append(
+            "  " + "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)) + f"  {what}{outcome}"
+        )
     sent = sum(t.state == Status.SENT for t in transitions)
     lines += [
         "",

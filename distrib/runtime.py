@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,11 @@ def outcome_line(t: Transition, zones: tuple[str, ...] = ()) -> str:
     """A line a person reads at a glance: when, what, where, how it went."""
     item = t.item
     when = "  ".join([stamp_utc(t.at), *(stamp(t.at, z)[11:] for z in zones)])
-    what = f"{item.kind.value} {item.target}" if item.kind.value != "announcement" else "announcement"
+    what = item.kind.value if item.kind.value == "announcement" else f"{item.kind.value} {item.target}"
+    if item.offset_seconds:
+        from distrib.plan import format_offset
+
+        what += f" ({format_offset(timedelta(seconds=item.offset_seconds))} before)"
     note = ""
     if t.state == Status.SENT and (t.at - item.due).total_seconds() > 60:
         note = f"  (late by {_duration(t.at - item.due)})"
