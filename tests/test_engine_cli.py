@@ -92,3 +92,40 @@ def test_resolve_settles_an_uncertain_post(capsys: pytest.CaptureFixture[str], t
     assert code == 2
     assert "only uncertain or failed posts can be resolved" in err
     assert run(capsys, "resolve", "nope", "--sent")[0] == 2
+
+
+def test_run_serves_feeds_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    exe = Path(sys.executable).parent / "distrib"
+    subprocess.run([str(exe), "queue", str(EXAMPLE)], cwd=tmp_path, check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIB_")}
+    proc = subprocess.Popen(
+        [str(exe), "run", "--port", str(port)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for the worker, not for a timer
+            if "worker started" in line:
+                break
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/feed.atom", timeout=10) as answer:
+            assert answer.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+            assert b"ESA and Roscosmos" in answer.read()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        rest = proc.stderr.read()
+        assert "stopping on SIGTERM" in rest
+        assert "worker stopped" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert (tmp_path / "outbox").is_dir()  # the late announcement went out while it ran
