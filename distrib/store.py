@@ -467,11 +467,16 @@ class PlanChange:
     withdrawn: int = 0
 
 
+# States of rows that never reached a channel: re-planning may rewrite them.
+_NEVER_SENT = (Status.PENDING.value, Status.CANCELLED.value, Status.SKIPPED.value)
+
+
 def plan_items(conn: Connection, release_id: str, items: list[PlannedItem], now: datetime) -> PlanChange:
     """Make the release's outbox match `items` inside the caller's transaction.
 
-    Unsent (pending) rows are replaced or withdrawn; rows already sent, failed, uncertain or
-    skipped are kept as they are: what went out stays on record and is never sent again.
+    Rows that never went out (pending, withdrawn, skipped) are replaced by the new plan, or withdrawn
+    when it no longer has them; rows sent, being sent, failed or uncertain are kept as they are: what
+    went out stays on record and is never sent again.
     """
     existing = {
         row.key: row
@@ -504,7 +509,7 @@ def plan_items(conn: Connection, release_id: str, items: list[PlannedItem], now:
                 )
             )  # fmt: skip
             inserted += 1
-        elif row.state == Status.PENDING.value:
+        elif row.state in _NEVER_SENT:
             conn.execute(
                 outbox.update().where(outbox.c.id == row.id, outbox.c.state == row.state).values(**values)
             )

@@ -170,3 +170,18 @@ def test_restart_after_an_outage_around_each_due_time(
         if index == 0:
             assert ("announcement", exomars.id, f"{due + outage:%Y-%m-%d %H:%M}", "sent") in late
         assert len(before) == index
+
+
+def test_requeue_after_cancel_brings_the_reminders_back_and_says_so(store: Store, exomars: Release) -> None:
+    queue(store, exomars, START)
+    fakes = channels()
+    run_until(store, fakes, START, datetime(2020, 2, 26, tzinfo=UTC))  # announced, first reminder out
+    store.cancel(exomars.id, "Postponed", datetime(2020, 2, 26, 12, tzinfo=UTC), hook=planner().on_cancelled)
+    run_until(store, fakes, datetime(2020, 2, 26, 12, tzinfo=UTC), datetime(2020, 2, 27, tzinfo=UTC))
+    queue(store, exomars, datetime(2020, 2, 27, 9, tzinfo=UTC))  # called on again, same content
+    outcomes = run_until(store, fakes, datetime(2020, 2, 27, 9, tzinfo=UTC), UNTIL)
+    sent = [(k, at) for (k, _t, at, s) in outcomes if s == "sent"]
+    assert sent[0] == ("update", "2020-02-27 09:00")  # "going ahead" where the cancellation went out
+    assert ("deadline-reminder", "2020-02-27 23:00") in sent
+    assert ("event-reminder", "2020-03-12 10:50") in sent
+    assert "going ahead" in next(p for p in fakes["x"].posted if p.kind == PostKind.UPDATE).text
