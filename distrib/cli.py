@@ -278,11 +278,19 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
         planner = Planner.from_settings(settings)
         for name, release, text in loaded:
+            before = {r["channel"] for r in store.outbox_rows(release.id)}
             result = store.queue(release, str(Path(name).resolve()), text, _now(), hook=planner.on_queued)
             if result.outcome == "unchanged":
+                after = {r["channel"] for r in store.outbox_rows(release.id) if r["state"] == "pending"}
+                added = sorted(after - before)
                 print(
                     f"unchanged: {release.id} version {result.version} is already queued with "
-                    "this content; nothing to do"
+                    "this content; "
+                    + (
+                        f"planned its posts on newly configured {', '.join(added)}"
+                        if added
+                        else "nothing to do"
+                    )
                 )
                 continue
             if result.outcome == "new":

@@ -46,11 +46,20 @@ class Planner:
     # -- hooks for Store.queue / Store.cancel --------------------------------------------------------
 
     def on_queued(self, conn: Connection, result: QueueResult, now: datetime) -> None:
-        if result.outcome == "unchanged":
-            return
         current = result.current
+        if result.outcome == "unchanged":
+            # Same content: re-plan only if the channels it goes to changed since it was planned
+            # (a channel configured or removed since), keeping everything already sent.
+            planned = set(
+                conn.scalars(sa.select(outbox.c.channel).where(outbox.c.release_id == current.release.id))
+            )
+            wanted = {channel.name for channel in self.channels_for(current.release)}
+            if planned == wanted:
+                return
+
         items = self.timeline_items(current, now)
-        items += self.update_items(conn, current, now)
+        if result.outcome != "unchanged":
+            items += self.update_items(conn, current, now)
         plan_items(conn, current.release.id, items, now)
 
     def on_cancelled(self, conn: Connection, cancelled: StoredRelease, now: datetime) -> None:

@@ -254,7 +254,10 @@ class Store:
             row = conn.execute(sa.select(releases).where(releases.c.id == release.id)).first()
             previous = _stored(row) if row else None
             if previous and previous.version_hash == digest and previous.state == ReleaseState.QUEUED:
-                return QueueResult(release.id, previous.version, "unchanged", previous, previous)
+                unchanged = QueueResult(release.id, previous.version, "unchanged", previous, previous)
+                if hook is not None:
+                    hook(conn, unchanged, now)  # the content is the same, but the channels may not be
+                return unchanged
             version = previous.version + 1 if previous else 1
             outcome = "new"
             if previous:

@@ -185,3 +185,27 @@ def test_requeue_after_cancel_brings_the_reminders_back_and_says_so(store: Store
     assert ("deadline-reminder", "2020-02-27 23:00") in sent
     assert ("event-reminder", "2020-03-12 10:50") in sent
     assert "going ahead" in next(p for p in fakes["x"].posted if p.kind == PostKind.UPDATE).text
+
+
+def test_requeue_unchanged_plans_a_newly_configured_channel_only(store: Store, exomars: Release) -> None:
+    queue(store, exomars, START, planner("x"))
+    fakes = channels()
+    run_until(store, {"x": fakes["x"]}, START, datetime(2020, 2, 26, 6, tzinfo=UTC))
+    result = store.queue(
+        exomars, "f.md", "text", datetime(2020, 2, 26, 6, tzinfo=UTC), hook=planner("x", "mastodon").on_queued
+    )
+    assert result.outcome == "unchanged"
+    by_channel: dict[str, list[str]] = {}
+    for item in Outbox(store).items():
+        by_channel.setdefault(item.channel, []).append(item.state.value)
+    assert by_channel["x"].count("sent") == 2  # what went out on X stays, and is not planned again
+    assert len(by_channel["mastodon"]) == 7
+    outcomes = run_until(store, fakes, datetime(2020, 2, 26, 6, tzinfo=UTC), UNTIL)
+    mastodon = [(k, s) for (k, _t, _at, s) in outcomes if s == "sent"]
+    assert len(fakes["x"].posted) == 7  # X: no post twice
+    assert ("announcement", "sent") in mastodon  # late on the new channel, once
+    assert (
+        len(fakes["mastodon"].posted) == 6
+    )  # announcement + the 5 reminders still ahead; the 3-day one is past
+    unchanged_again = store.queue(exomars, "f.md", "text", UNTIL, hook=planner("x", "mastodon").on_queued)
+    assert unchanged_again.outcome == "unchanged"
