@@ -26,6 +26,11 @@ class DraftEvent:
     url: str | None = None
     description: str | None = None
     notes: dict[str, str] = field(default_factory=dict)  # field -> comment (the quote it came from)
+    # The importer's own bookkeeping, not written to the draft: the event word it was named by
+    # ("launch", "conference"), and where its time was read (block index, position), so that later
+    # sentences ("The launch will be streamed at ...") can be matched to it.
+    kind: str = ""
+    source: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -535,22 +540,50 @@ def _resolve(m: xt.DateMention, doc: _Doc) -> xt.ResolvedDate | None:
 
 
 def _date_for(
-    doc: _Doc, block: _Block, pos: int, *, exclude: tuple[int, int] | None = None
+    doc: _Doc,
+    block: _Block,
+    pos: int,
+    *,
+    exclude: tuple[int, int] | None = None,
+    refers: DraftEvent | None = None,
+    zone: str | None = None,
 ) -> _DateChoice | None:
-    """The date a clock at `pos` belongs to: its sentence, its paragraph, its section, then (flagged) the
-    nearest earlier date in the text that is not before publication."""
+    """The date a clock at `pos` belongs to: its sentence; the event the sentence refers to (`refers`, its
+    day in `zone`); its paragraph, its section, then (flagged) the nearest earlier date in the text that is
+    not before publication."""
     sent = block.sentence_at(pos)
+    sentence = block.text[sent[0] : sent[1]]
 
     def usable(m: xt.DateMention) -> bool:
         return exclude is None or not (exclude[0] <= m.start < exclude[1])
 
-    in_sentence = [m for m in block.dates if sent[0] <= m.start < sent[1] and usable(m)]
-    for group in (in_sentence, [m for m in block.dates if usable(m)]):
+    def nearest(group: list[xt.DateMention]) -> _DateChoice | None:
         ranked = sorted(group, key=lambda m: (m.weekday_only, min(abs(m.start - pos), abs(m.end - pos))))
         for m in ranked:
             r = _resolve(m, doc)
             if r is not None:
-                return _DateChoice(r.day, r.first_day, block.text[sent[0] : sent[1]], r.note, r.warning)
+                return _DateChoice(r.day, r.first_day, sentence, r.note, r.warning)
+        return None
+
+    found = nearest([m for m in block.dates if sent[0] <= m.start < sent[1] and usable(m)])
+    if found is not None:
+        return found
+    if refers is not None and refers.start is not None:
+        # "The launch will be streamed from 17:30": the launch's day, not a date the paragraph happens to
+        # hold for something else. Still borrowed, so still flagged.
+        day = refers.start.astimezone(ZoneInfo(zone or refers.timezone or "UTC")).date()
+        origin = _source_sentence(doc, refers)
+        return _DateChoice(
+            day,
+            None,
+            origin,
+            f"that of '{refers.title}', which the sentence refers to",
+            f"no date next to this time; took {day.isoformat()} from '{refers.title}', which the sentence "
+            f"refers to ({_q(origin, 70)}); check it",
+        )
+    found = nearest([m for m in block.dates if usable(m)])
+    if found is not None:
+        return found
     if block.day_line is not None:
         other = doc.blocks[block.day_line]
         m = next(d for d in other.dates if not d.weekday_only)
@@ -590,6 +623,14 @@ def _date_for(
     return None
 
 
+def _source_sentence(doc: _Doc, event: DraftEvent) -> str:
+    if event.source is None:
+        return ""
+    block = doc.blocks[event.source[0]]
+    s0, s1 = block.sentence_at(event.source[1])
+    return block.text[s0:s1]
+
+
 def _section_neighbours(doc: _Doc, block: _Block) -> list[_Block]:
     """Blocks of the same section, nearest first (before, then after)."""
     same = [b for b in doc.blocks if b.section == block.section and b.index != block.index]
@@ -613,7 +654,8 @@ _EVENT_WORDS = [
     ("news conference", "conference"), ("press conference", "conference"),
     ("media teleconference", "teleconference"), ("teleconference", "teleconference"),
     ("press briefing", "briefing"), ("media briefing", "briefing"), ("news briefing", "briefing"),
-    ("briefing", "briefing"), ("lift-off", "launch"), ("liftoff", "launch"), ("launch", "launch"),
+    ("briefing", "briefing"), ("lift-off", "launch"), ("lift off", "launch"), ("liftoff", "launch"),
+    ("launch", "launch"),
     ("live stream", "livestream"), ("livestream", "livestream"), ("webcast", "webcast"),
     ("broadcast", "broadcast"), ("symposium", "symposium"), ("workshop", "workshop"),
     ("conference", "conference"), ("ceremony", "ceremony"), ("media day", "media-day"),
@@ -703,6 +745,7 @@ def _statements(doc: _Doc, block: _Block) -> list[_Stated]:
 
 
 def _events(draft: Draft, doc: _Doc) -> None:
+    streamed: list[tuple[_Stated, str, tuple[int, int]]] = []
     for block in doc.blocks:
         for stated in _statements(doc, block):
             sent = block.sentence_at(stated.main.start)
@@ -716,9 +759,165 @@ def _events(draft: Draft, doc: _Doc) -> None:
                 and stated.main.zone is None
             ):
                 continue
+            if _is_stream_sentence(sentence):
+                streamed.append((stated, sentence, sent))
+                continue
             event = _event_from(draft, doc, stated, sentence)
             if event is not None:
                 _add_event(draft, event)
+    # Times in stream sentences come second, so that "The launch will be streamed from 17:30" can be read
+    # against the launch wherever the release states it.
+    for stated, sentence, sent in streamed:
+        targets, _candidates, _why = _covered_by(doc, stated.block, sent, draft.events)
+        covered = targets[0] if len(targets) == 1 else None
+        if covered is not None and not _stream_is_own_item(stated, sentence):
+            _fold_stream_start(draft, doc, stated, sentence, covered)
+            continue
+        event = _event_from(draft, doc, stated, sentence, covers=covered)
+        if event is not None:
+            _add_event(draft, event)
+    draft.events.sort(key=lambda e: e.source or (len(doc.blocks), 0))  # text order
+
+
+# -- which event a sentence is about ------------------------------------------------------------
+
+_STREAM_KINDS = {"livestream", "webcast", "broadcast"}
+# Releases call one event by several names ("NASA will hold a news conference ... The briefing will air
+# live"): a name that fits no event exactly may still fit one of its family.
+_KIND_FAMILY = {"conference": "talk", "briefing": "talk", "teleconference": "talk"}
+_COORDINATED = re.compile(
+    r"\s*(?:,|and|&|or|as well as|plus)\s+(?:(?:the|a|an|its|their|both)\s+)?(?:[\w-]+\s+)?",
+    re.IGNORECASE,
+)
+# The stream is the sentence's subject ("Live coverage begins at 17:30", "The launch webcast starts at
+# 21:00", "NASA TV coverage begins ..."): a programme item of its own, not just how an event is shown.
+_STREAM_SUBJECT = re.compile(
+    r"^\W*(?:[\w'’+-]+\s+){0,3}?(?:live\s+)?(?:coverage|webcast|live[- ]?stream|stream|broadcast|"
+    r"transmission)\b(?!\s+(?:of\s+)?(?:will|is|are)\s+(?:be\s+)?(?:streamed|webcast|broadcast))",
+    re.IGNORECASE,
+)
+_IMPERATIVE = re.compile(r"^\W*(?:watch|follow|tune in|join|view|catch|see)\b", re.IGNORECASE)
+
+
+def _is_stream_sentence(sentence: str) -> bool:
+    return bool(_STREAM.search(sentence) or _STREAM_SUBJECT.match(sentence))
+
+
+def _stream_is_own_item(stated: _Stated, sentence: str) -> bool:
+    """Whether a time in a stream sentence starts a programme item of its own ("Live coverage begins at
+    17:30", a programme line "17:30 Live coverage"), rather than saying when an event's stream starts ("The
+    launch will be streamed live starting at 17:30", "Watch the launch live from 21:30 CET")."""
+    if not stated.block.text[: stated.main.start].strip(" -–—:|"):
+        return True  # a programme line
+    return not _IMPERATIVE.match(sentence) and bool(_STREAM_SUBJECT.match(sentence))
+
+
+def _named_kinds(text: str) -> list[str]:
+    """The event kinds a sentence is about: its first event word and any joined to it ("the launch and the
+    press conference"); a later one ("the conference after the launch") only qualifies the first."""
+    kinds_of = dict(_EVENT_WORDS)
+    found = [m for m in _EVENT_RE.finditer(text) if kinds_of[m.group(1).lower()] not in _STREAM_KINDS]
+    if not found:
+        return []
+    kinds = [kinds_of[found[0].group(1).lower()]]
+    last = found[0]
+    for m in found[1:]:
+        if not _COORDINATED.fullmatch(text[last.end() : m.start()]):
+            break
+        kinds.append(kinds_of[m.group(1).lower()])
+        last = m
+    return list(dict.fromkeys(kinds))
+
+
+def _named_events(text: str, events: list[DraftEvent]) -> list[list[DraftEvent]]:
+    """For each event `text` names: the events that name fits (one: attributed; several: ambiguous; none:
+    the release gives that event no time). Titles first ("Opening ceremony"), then event words."""
+    lower = text.lower()
+    titled = [e for e in events if len(e.title.split()) >= 2 and e.title.lower() in lower]
+    groups = []
+    for kind in _named_kinds(text):
+        if kind == "event":  # "the event": any of them
+            group = [e for e in events if e.kind not in _STREAM_KINDS]
+        else:
+            exact = [e for e in events if e.kind == kind]
+            family = _KIND_FAMILY.get(kind)
+            kin = [e for e in events if family and _KIND_FAMILY.get(e.kind) == family]
+            # An event no event word named ("Vega is scheduled to lift off at 22:52") may be the one meant.
+            unnamed = [e for e in events if e.kind == "event"]
+            group = exact or kin or (unnamed if len(unnamed) == 1 else [])
+        by_title = [e for e in group if any(e is t for t in titled)]
+        groups.append(by_title if len(group) > 1 and len(by_title) == 1 else group)
+    for e in titled:  # a programme item named by its title ("The opening remarks will be streamed")
+        if not any(e is x for g in groups for x in g):
+            groups.append([e])
+    return groups
+
+
+def _covered_by(
+    doc: _Doc, block: _Block, sent: tuple[int, int], events: list[DraftEvent]
+) -> tuple[list[DraftEvent], list[DraftEvent], str]:
+    """The events a stream sentence is about: (attributed events, candidates when it cannot tell, why).
+    Its own programme item and the events it names; else the one event its paragraph names; else the only
+    event. A sentence naming an event the release gives no time for is attributed to nothing."""
+    sentence = block.text[sent[0] : sent[1]]
+    own = [e for e in events if e.source and e.source[0] == block.index and sent[0] <= e.source[1] < sent[1]]
+    groups = _named_events(sentence, [e for e in events if not any(e is o for o in own)])
+    named = [g[0] for g in groups if len(g) == 1]
+    ambiguous = [e for g in groups if len(g) > 1 for e in g]
+    if ambiguous:
+        return own, ambiguous, "the sentence"
+    if own or named:
+        return _unique([*own, *named]), [], "the sentence"
+    if groups:
+        return [], [], "the sentence names an event the release gives no time for"
+    in_paragraph = [e for e in events if e.source and e.source[0] == block.index]
+    for g in _named_events(block.text, events):
+        in_paragraph.extend(g)
+    in_paragraph = _unique(in_paragraph)
+    if len(in_paragraph) == 1:
+        return in_paragraph, [], "the event its paragraph is about"
+    real = [e for e in events if e.kind not in _STREAM_KINDS]
+    if len(real) == 1 and not in_paragraph:
+        return real, [], "the only event"
+    return [], in_paragraph or real, "the sentence does not say which event"
+
+
+def _unique(events: list[DraftEvent]) -> list[DraftEvent]:
+    out: list[DraftEvent] = []
+    for e in events:
+        if not any(e is o for o in out):
+            out.append(e)
+    return out
+
+
+def _fold_stream_start(draft: Draft, doc: _Doc, stated: _Stated, sentence: str, event: DraftEvent) -> None:
+    """'The launch will be streamed live starting at 17:30 local time': not an event of its own; the
+    stream's start is kept in the comment of the launch's stream_url, read in the launch's day and zone."""
+    main = stated.main
+    zone, _why = _zone_for(doc, main, stated.alternates, None, [sentence], covers=event)
+    choice = _date_for(doc, stated.block, main.start, refers=event, zone=zone)
+    shown = main.text
+    if zone is not None and choice is not None:
+        start = xt.wall_to_utc(choice.day, main.hour, main.minute, zone)
+        shown += f" ({choice.day.isoformat()} {main.hour:02d}:{main.minute:02d} {zone})"
+        if event.start is not None and start > event.start:
+            draft.warn(
+                f"event '{event.title}': its stream starts ({_q(main.text, 30)}) after the event itself; "
+                "check the stream's date"
+            )
+    borrowed = [
+        what
+        for what, taken in (
+            ("day", choice is not None and choice.quote != sentence),
+            ("zone", zone is not None and (main.zone is None or main.zone.local)),
+        )
+        if taken
+    ]
+    event.notes["stream_start"] = f"the stream starts at {shown}" + (
+        f", {' and '.join(borrowed)} taken from '{event.title}'" if borrowed else ""
+    )
+    if zone is None:
+        event.notes["stream_start"] += " (zone unknown)"
 
 
 def _event_title(doc: _Doc, stated: _Stated, sentence: str) -> tuple[str, str, str]:
@@ -733,7 +932,10 @@ def _event_title(doc: _Doc, stated: _Stated, sentence: str) -> tuple[str, str, s
             m = _EVENT_RE.search(rest)
             ident = dict(_EVENT_WORDS).get(m.group(1).lower(), slug(rest, 30)) if m else slug(rest, 30)
             return ident or "event", quote(rest, 80), "the programme line"
-    if _STREAM.search(sentence) and not re.search(r"\b(?:briefing|conference)\b", sentence, re.IGNORECASE):
+    if _is_stream_sentence(sentence) and (
+        _STREAM_SUBJECT.match(sentence)
+        or not re.search(r"\b(?:briefing|conference)\b", sentence, re.IGNORECASE)
+    ):
         return "livestream", "Livestream", "the sentence (it is about a stream)"
     for text, why in ((heading, "the section heading"), (sentence, "the sentence")):
         if not text:
@@ -751,21 +953,27 @@ def _event_title(doc: _Doc, stated: _Stated, sentence: str) -> tuple[str, str, s
     return "event", heading or "Event", "the section heading" if heading else "no event word found"
 
 
-def _event_from(draft: Draft, doc: _Doc, stated: _Stated, sentence: str) -> DraftEvent | None:
+def _event_from(
+    draft: Draft, doc: _Doc, stated: _Stated, sentence: str, *, covers: DraftEvent | None = None
+) -> DraftEvent | None:
+    """`covers`: the event a stream item is the coverage of; its day and zone fill what the sentence lacks."""
     block = stated.block
     main = stated.main
     ident, title, why = _event_title(doc, stated, sentence)
     line_quote = block.text if len(block.text) < 120 else sentence
-    event = DraftEvent(ident, title, None, None, None)
+    event = DraftEvent(ident, title, None, None, None, kind=ident, source=(block.index, main.start))
     event.notes["title"] = f"from {why}" + (f": {_q(title, 60)}" if why != "no event word found" else "")
+    if covers is not None:
+        event.notes["title"] += f"; it covers '{covers.title}'"
     warnings: list[str] = []
     label = f"event '{title}'"
 
-    exclude = (stated.alternates[0].start, stated.span[1]) if stated.alternates else None
-    choice = _date_for(doc, block, main.start, exclude=exclude)
-
     place = _place_near(doc, block, sentence)
-    zone, zone_why = _zone_for(doc, main, stated.alternates, place, _context(doc, block, sentence))
+    zone, zone_why = _zone_for(
+        doc, main, stated.alternates, place, _context(doc, block, sentence), covers=covers
+    )
+    exclude = (stated.alternates[0].start, stated.span[1]) if stated.alternates else None
+    choice = _date_for(doc, block, main.start, exclude=exclude, refers=covers, zone=zone)
     if zone is None:
         warnings.append(f"{label}: no time zone for {_q(main.text, 40)}; fill in its timezone")
     elif zone_why.startswith(ASSUMED):
@@ -825,20 +1033,48 @@ def _place_near(doc: _Doc, block: _Block, sentence: str) -> tuple[str, str] | No
     labelled = [(b, m) for b in doc.blocks if (m := _LOCATION_LABEL.match(b.text))]
     for b, m in labelled:
         if b in section:
-            return m["value"].strip(), _q(b.text)
+            return _trim_place(m["value"]), _q(b.text)
     if len(labelled) == 1:
         b, m = labelled[0]
-        return m["value"].strip(), _q(b.text)
+        return _trim_place(m["value"]), _q(b.text)
     m2 = re.search(
-        r"\b(?:held|take[sn]? place|takes? place|hosted)\s+(?:at|in)\s+(?P<place>[^.;()]{3,80})", sentence
+        r"\b(?:held|take[sn]? place|takes? place|hosted)\s+(?:at|in)\s+(?P<place>[^;()]{3,160})", sentence
     )
-    if m2:
-        return m2["place"].strip(" ,"), _q(sentence)
+    if m2 and _trim_place(m2["place"]):
+        return _trim_place(m2["place"]), _q(sentence)
     # "from Europe's Spaceport in Kourou, French Guiana": a capitalised place phrase naming a known place.
     for m3 in _PLACE_PHRASE.finditer(sentence):
-        if xt.place_zone(m3["place"]):
-            return m3["place"].strip(" ,.;"), _q(sentence)
+        if xt.place_zone(m3["place"]) and _trim_place(m3["place"]):
+            return _trim_place(m3["place"]), _q(sentence)
     return None
+
+
+# What may stand between a place and the date or time that follows it: "…, Paris, on 5 November",
+# "… Noordwijk, on Tuesday", "… from 10:00", "… between 09:00 and 10:00", "… at 14:00".
+_PLACE_TAIL = re.compile(
+    r"(?:[\s,;:–—-]+|\b(?:on|from|at|between|starting|beginning|until|till|to|by|and|as of)\b)+$",
+    re.IGNORECASE,
+)
+
+
+def _trim_place(text: str) -> str:
+    """A location phrase ends before the first date, weekday or time in it, without the words leading
+    to that date ("on", "from", "between"...) and without trailing punctuation."""
+    cut = len(text)
+    masked = _mask(text, [_URL, _EMAIL])
+    for d in xt.find_dates(masked):
+        cut = min(cut, d.start)
+        break
+    for c in xt.find_clocks(masked):
+        cut = min(cut, c.start)
+        break
+    m = re.search(r"\b(?:today|tomorrow|tonight)\b", text, re.IGNORECASE)
+    if m:
+        cut = min(cut, m.start())
+    head = _PLACE_TAIL.sub("", text[:cut]) if cut < len(text) else text
+    # A lower-case article is not part of the name ("held in the Main Auditorium"; "The Hague" keeps it).
+    head = re.sub(r"^the\s+", "", head.strip())
+    return head.strip(" ,.;:–—-")
 
 
 _PLACE_PHRASE = re.compile(
@@ -853,12 +1089,21 @@ ASSUMED = "ASSUMED:"
 
 
 def _zone_for(
-    doc: _Doc, main: xt.Clock, alternates: list[xt.Clock], place: tuple[str, str] | None, context: list[str]
+    doc: _Doc,
+    main: xt.Clock,
+    alternates: list[xt.Clock],
+    place: tuple[str, str] | None,
+    context: list[str],
+    *,
+    covers: DraftEvent | None = None,
 ) -> tuple[str | None, str]:
-    """The IANA zone for a clock statement, and why (for the draft's comment)."""
+    """The IANA zone for a clock statement, and why (for the draft's comment). `covers`: the event the
+    statement's sentence refers to, whose zone a 'local time' (or a missing zone) is read in."""
     known = None
     far = False
-    for text in [place[0] if place else "", *context]:
+    if covers is not None and covers.timezone:
+        known = (f"the place of '{covers.title}', which the sentence refers to", covers.timezone)
+    for text in [] if known else [place[0] if place else "", *context]:
         if text == _ELSEWHERE:
             far = True
             continue
@@ -875,6 +1120,9 @@ def _zone_for(
             if alt.zone is not None and alt.zone.name:
                 return alt.zone.name, f"written {_q(alt.zone.text, 30)} next to it"
         unzoned = f"{ASSUMED} no zone next to {_q(main.text, 30)}; took"
+        if covers is not None and known:
+            why = f"{unzoned} {known[1]}, the zone of '{covers.title}', which the sentence refers to"
+            return known[1], why
         if doc.sole_zone:
             return doc.sole_zone, f"{unzoned} {doc.sole_zone}, the only zone the release writes"
         if known:
@@ -1111,25 +1359,50 @@ _STREAM = re.compile(
 
 
 def _locations_and_streams(draft: Draft, doc: _Doc) -> None:
-    stream_sentences: list[tuple[_Block, str]] = []
+    """Each stream sentence gives its URL to the event(s) it is about (see _covered_by), never to every
+    event; one that cannot be attributed leaves stream_url null and a warning naming the URL."""
+    no_address: dict[str, str] = {}  # event id -> the stream sentence about it that gives no URL
+    unattributed: dict[str, str] = {}  # event id -> the stream sentence that may be about it
     for block in doc.blocks:
         for s0, s1 in block.sentences:
             sentence = block.text[s0:s1]
-            if _STREAM.search(sentence):
-                stream_sentences.append((block, sentence))
-    with_url = [(b, s, find_urls(s)) for b, s in stream_sentences if find_urls(s)]
+            if not _is_stream_sentence(sentence):
+                continue
+            urls = find_urls(sentence)
+            targets, candidates, why = _covered_by(doc, block, (s0, s1), draft.events)
+            for event in targets:
+                if not urls:
+                    no_address.setdefault(event.id, sentence)
+                elif event.stream_url is None:
+                    event.stream_url = urls[0]
+                    event.notes["stream_url"] = _q(sentence) + ("" if why == "the sentence" else f"; {why}")
+            if urls and candidates:
+                names = ", ".join(f"'{e.title}'" for e in candidates) or "none with a time"
+                draft.warn(
+                    f"stream URL {urls[0]} not attributed: {_q(sentence, 70)} does not say which event it "
+                    f"streams (candidates: {names}); set stream_url on the right event"
+                )
+                for event in candidates:
+                    unattributed.setdefault(event.id, sentence)
+            elif not urls and not targets:
+                for event in candidates:
+                    no_address.setdefault(event.id, sentence)
     for event in draft.events:
-        if with_url:
-            _b, s, urls = with_url[0]
-            event.stream_url = urls[0]
-            event.notes["stream_url"] = _q(s)
-        elif stream_sentences:
-            s = stream_sentences[0][1]
+        if event.stream_url is not None:
+            pass
+        elif event.id in no_address:
+            s = no_address[event.id]
             event.notes["stream_url"] = f"NOT FOUND: {_q(s, 70)} gives no address"
             draft.warn(f"stream URL not found ({_q(s, 70)} gives no address)")
+        elif event.id in unattributed:
+            event.notes["stream_url"] = (
+                f"NOT FOUND: {_q(unattributed[event.id], 70)} does not say which event it streams"
+            )
         else:
-            event.notes["stream_url"] = "NOT FOUND: the text does not mention a stream"
+            event.notes["stream_url"] = "NOT FOUND: the text does not mention a stream of this event"
             draft.warn(f"stream URL not found for event '{event.title}'")
+        if "stream_start" in event.notes:
+            event.notes["stream_url"] += "; " + event.notes.pop("stream_start")
         if event.location is None:
             event.notes["location"] = "NOT FOUND"
             draft.warn(f"location not found for event '{event.title}'")

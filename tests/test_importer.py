@@ -152,7 +152,7 @@ def test_nasa_advisory_with_edt_and_weekday_deadline() -> None:
 
 def test_launch_with_local_time_and_utc_next_day() -> None:
     draft, text = draft_of(KOUROU)
-    launch = draft.events[0]
+    (launch,) = draft.events  # "streamed live ... from 20:50 local time" is the launch's stream, not an event
     assert launch.id == "launch"
     assert launch.timezone == "America/Cayenne"
     assert launch.start == datetime(2021, 12, 3, 0, 23, tzinfo=UTC)
@@ -170,6 +170,38 @@ def test_launch_with_local_time_and_utc_next_day() -> None:
         "press@arianespace.com",
     )
     parse_release(text)
+
+
+ARIANE = (HERE / "ariane-launch.txt").read_text(encoding="utf-8")
+
+
+def test_ariane_launch_stream_belongs_to_the_launch_only() -> None:
+    draft, text = draft_of(ARIANE)
+    assert [e.id for e in draft.events] == ["launch", "conference"]  # "starting at 17:30" is no event
+    launch, conference = draft.events
+    assert launch.start == datetime(2025, 11, 4, 21, 2, tzinfo=UTC)  # 18:02 in Kourou
+    assert launch.timezone == "America/Cayenne"
+    assert launch.stream_url == "https://www.esa.int/ESA_Multimedia/ESA_Web_TV"
+    # The stream's start is read on the launch's day and in its zone, not the conference's day in Paris.
+    assert "17:30 local time (2025-11-04 17:30 America/Cayenne)" in launch.notes["stream_url"]
+    assert conference.start == datetime(2025, 11, 5, 9, 0, tzinfo=UTC)  # 10:00 CET
+    assert conference.end == datetime(2025, 11, 5, 10, 0, tzinfo=UTC)
+    assert conference.timezone == "Europe/Paris"
+    assert conference.location == "ESA Headquarters, 8-10 rue Mario Nikis, Paris"
+    assert conference.stream_url is None
+    (deadline,) = draft.deadlines
+    assert deadline.due == datetime(2025, 10, 31, 11, 0, tzinfo=UTC)  # 12:00 CET
+    assert deadline.timezone == "Europe/Paris"
+    (contact,) = draft.contacts
+    assert (contact.name, contact.email, contact.phone) == ("ESA Newsroom", "media@esa.int", "+33153697299")
+    assert not warned(draft, "not attributed")
+    release = parse_release(text)
+    assert [(e.id, e.stream_url) for e in release.events] == [
+        ("launch", "https://www.esa.int/ESA_Multimedia/ESA_Web_TV"),
+        ("conference", None),
+    ]
+    assert release.events[1].location == "ESA Headquarters, 8-10 rue Mario Nikis, Paris"
+    assert 'location: "ESA Headquarters, 8-10 rue Mario Nikis, Paris"' in text
 
 
 PROGRAMME = """\
