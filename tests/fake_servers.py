@@ -8,6 +8,7 @@ can make the next call fail exactly as the platform would.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -151,8 +152,10 @@ def _mastodon_html(text: str) -> str:
     def para(p: str) -> str:
         linked = re.sub(
             r"https?://([^\s<]+)",
-            lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener" target="_blank">'
-            f'<span class="invisible">https://</span><span class="">{m.group(1)}</span></a>',
+            lambda m: (
+                f'<a href="{m.group(0)}" rel="nofollow noopener" target="_blank">'
+                f'<span class="invisible">https://</span><span class="">{m.group(1)}</span></a>'
+            ),
             html.escape(p, quote=False),
         )
         return linked.replace("\n", "<br />")
@@ -403,3 +406,13 @@ class FakeReceiver(FakeServer):
 
     def posts(self, prefix: str = "/") -> list[Request]:
         return [r for r in self.requests if r.method == "POST" and r.path.startswith(prefix)]
+
+
+def production_debug_logging(caplog: Any) -> None:
+    """The root logger at DEBUG as `DISTRIB_LOG_LEVEL=DEBUG` sets it, with the noisy libraries (urllib3
+    logs request paths, which hold webhook tokens) held at WARNING exactly as distrib.logs.setup does."""
+    from distrib.logs import NOISY
+
+    caplog.set_level(logging.DEBUG)
+    for name in NOISY:
+        caplog.set_level(logging.WARNING, logger=name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from channels.bluesky import BlueskyChannel, created_at, facets, is_tid, record_
 from channels.errors import PermanentError, TransientError
 from distrib.config import Settings
 from distrib.models import Post, PostKind, PostPart
-from tests.fake_servers import FakePDS, serving
+from tests.fake_servers import FakePDS, production_debug_logging, serving
 
 DUE = datetime(2020, 2, 24, 8, 0, tzinfo=UTC)
 SENT = DUE + timedelta(seconds=2, milliseconds=345)
@@ -248,7 +247,7 @@ def test_the_app_password_and_tokens_never_show(
 ) -> None:
     canary = "CANARY-bsky-app-password-91c2"
     pds.password = canary
-    caplog.set_level(logging.DEBUG)
+    production_debug_logging(caplog)
     channel = BlueskyChannel.from_settings(
         Settings.from_env(
             {"BLUESKY_SERVICE": pds.url, "BLUESKY_HANDLE": pds.handle, "BLUESKY_APP_PASSWORD": canary}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -18,7 +17,7 @@ from channels.mastodon import MastodonChannel, status_text
 from distrib.config import Settings
 from distrib.models import Post, PostKind, PostPart
 from tests.conftest import ROOT
-from tests.fake_servers import FakeMastodon, Request, serving
+from tests.fake_servers import FakeMastodon, Request, production_debug_logging, serving
 
 SPEC_PLACES = (
     ROOT.parent / "shared" / "specs" / "mastodon-openapi.json",
@@ -308,7 +307,7 @@ def test_the_token_never_shows(
 ) -> None:
     canary = "CANARY-mastodon-token-7f3a9c"
     fake.token = canary
-    caplog.set_level(logging.DEBUG)
+    production_debug_logging(caplog)
     channel = MastodonChannel.from_settings(
         Settings.from_env({"MASTODON_BASE_URL": fake.url, "MASTODON_ACCESS_TOKEN": canary})
     )
