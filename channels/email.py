@@ -149,7 +149,6 @@ class EmailChannel(Channel):
         message["To"] = self.sender
         message["Date"] = format_datetime(self.clock().astimezone(UTC))
         message["Message-ID"] = message_id(post.key or post.release_id, self.sender)
-        message["Content-Language"] = post.language
         # Quoted-printable: 7-bit safe whatever the server says about 8BITMIME.
         message.set_content(post.text + "\n", cte="quoted-printable")
         if post.html:
@@ -160,6 +159,8 @@ class EmailChannel(Channel):
                 calendar, maintype="text", subtype="calendar", filename=f"{post.release_id}.ics",
                 params={"method": "PUBLISH", "charset": "utf-8"},
             )  # fmt: skip
+        # Last: set_content and add_* move or drop the Content-* headers set before them.
+        message["Content-Language"] = post.language
         return message
 
     def _calendar(self, post: Post) -> bytes | None:
@@ -263,12 +264,12 @@ class EmailChannel(Channel):
                 raise smtplib.SMTPRecipientsRefused(refused)
             if refused:
                 # Bounced addresses do not stop the others; the operator sees them here.
-                log.warning(
-                    "some journalists' addresses were refused",
-                    extra={"refused": ", ".join(f"{a} ({c})" for a, (c, _) in sorted(refused.items()))},
-                )
+                listing = ", ".join(f"{a} ({c})" for a, (c, _) in sorted(refused.items()))
+                log.warning("some journalists' addresses were refused: %s", listing)
             sending = True
-            smtp.data(data)
+            code, reply = smtp.data(data)  # smtplib returns the final reply instead of raising
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
         except Exception as exc:
             raise _mapped(exc, where, sending=sending) from None
 
@@ -329,8 +330,13 @@ def _store_loader(settings: Settings) -> ReleaseLoader:
     opened: list[object] = []
 
     def load(release_id: str) -> StoredRelease | None:
+        from sqlalchemy.engine import make_url
+
         from distrib.store import Store
 
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+            return None  # no database here (yet): opening it would create an empty file
         with lock:
             if not opened:
                 opened.append(Store(settings.database_url, migrate=False))
