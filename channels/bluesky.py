@@ -334,6 +334,10 @@ class BlueskyChannel(Channel):
             answer = self._xrpc("GET", "com.atproto.repo.getRecord", params=params)
         except _NotFound:
             return None
+        except _NotSupported:
+            # Cannot look: create, and rely on the server refusing a second record under this key.
+            log.warning("the PDS cannot getRecord; creating without checking", extra={"rkey": rkey})
+            return None
         uri, cid = answer.get("uri"), answer.get("cid")
         if not (isinstance(uri, str) and isinstance(cid, str)):
             raise TransientError("bluesky getRecord: the answer has no uri and cid")
@@ -426,8 +430,15 @@ class BlueskyChannel(Channel):
                 raise TransientError(f"{what}: the answer is not a JSON object", maybe_sent=maybe_sent)
             return answer
         message = f"{what}: HTTP {code} {_http.error_text(response, 'error', 'message')}".rstrip()
-        if error == "RecordNotFound" or (code == 404 and error is None):
+        if (
+            error == "RecordNotFound"
+            or (code == 404 and error is None)
+            # Older PDS versions: InvalidRequest "Could not locate record: at://…".
+            or (error == "InvalidRequest" and "could not locate record" in message.lower())
+        ):
             raise _NotFound(message)
+        if code == 501 or error in ("MethodNotImplemented", "XRPCNotSupported"):
+            raise _NotSupported(message)
         if code == 429 or error == "RateLimitExceeded":
             now = self.clock()
             reset = response.headers.get("RateLimit-Reset", "")
@@ -444,6 +455,10 @@ class BlueskyChannel(Channel):
 
 class _NotFound(PermanentError):
     """getRecord: no record under that key (yet)."""
+
+
+class _NotSupported(PermanentError):
+    """The server does not implement this method."""
 
 
 def _xrpc_error(response: requests.Response) -> str | None:

@@ -76,13 +76,15 @@ def _fetch_instance_limit(base_url: str, timeout: float) -> int | None:
         limit = data["configuration"]["statuses"]["max_characters"] if isinstance(data, dict) else None
         if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1:
             return limit
-        log.warning("the instance does not say its status limit", extra={"status": response.status_code})
+        reason = f"HTTP {response.status_code}, no configuration.statuses.max_characters"
     except TransientError as exc:
-        log.warning("cannot read the instance's status limit: %s", exc)
+        reason = str(exc)
     except (KeyError, TypeError):
-        log.warning("the instance does not say its status limit")
+        reason = "no configuration.statuses.max_characters"
     finally:
         session.close()
+    # Once per process (the result is cached): the fitter then uses the setting or the default.
+    log.warning("cannot read the instance's status limit (%s); using MASTODON_MAX_CHARACTERS or 500", reason)
     return None
 
 
@@ -147,10 +149,7 @@ class MastodonChannel(Channel):
         if base:
             base = _http.base_url("MASTODON_BASE_URL", base)
             # The instance's own limit is what the fitter must respect; the setting is the fallback.
-            real = instance_limit(base)
-            if real is None:
-                log.warning("using a Mastodon status limit of %d", fallback or DEFAULT_LIMIT)
-            limit = real or fallback
+            limit = instance_limit(base) or fallback
         return cls(
             limit, base_url=base, access_token=settings.get("MASTODON_ACCESS_TOKEN"), visibility=visibility
         )
@@ -241,23 +240,17 @@ class MastodonChannel(Channel):
         if not isinstance(media, Mapping) or "id" not in media:
             raise TransientError(f"{what}: the answer has no media id")
         media_id = str(media["id"])
-        attempts = 0
-        while response.status_code == 202 or not media.get("url"):
-            # 202: still processing; attaching it now would be a 422. Poll until it has a URL.
-            attempts += 1
-            if attempts > self.poll_attempts:
-                raise TransientError(
-                    f"mastodon: media {media_id} still processing after {attempts - 1} polls"
-                )
+        if response.status_code != 202:
+            return [media_id]  # 200: processed while we waited
+        # 202: still processing, and attaching it now would be a 422. GET answers 206 until it is done.
+        what = "mastodon GET /api/v1/media/:id"
+        for _ in range(self.poll_attempts):
             self.sleep(self.poll_delay)
-            what = "mastodon GET /api/v1/media/:id"
             response = self._call("GET", f"/api/v1/media/{media_id}", what)
-            if response.status_code == 206:
-                continue
-            media = self._checked(response, what)
-            if not isinstance(media, Mapping):
-                raise TransientError(f"{what}: the answer is not a media attachment")
-        return [media_id]
+            if response.status_code != 206:
+                self._checked(response, what)
+                return [media_id]
+        raise TransientError(f"mastodon: media {media_id} still processing after {self.poll_attempts} polls")
 
     def _account(self) -> Mapping[str, Any]:
         what = "mastodon GET /api/v1/accounts/verify_credentials"

@@ -263,3 +263,22 @@ def test_the_app_password_and_tokens_never_show(
         channel.send(post("again", key="k2"))
     texts += [str(caught.value), repr(caught.value), caplog.text, *capsys.readouterr()]
     assert not [t for t in texts for s in secrets if s in t]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (
+            400,
+            {
+                "error": "InvalidRequest",
+                "message": "Could not locate record: at://did:plc:x/app.bsky.feed.post/x",
+            },
+        ),
+        (501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"}),
+    ],
+)
+def test_other_ways_of_saying_there_is_no_record(pds: FakePDS, status: int, body: dict[str, str]) -> None:
+    pds.fail_next("GET", "/xrpc/com.atproto.repo.getRecord", status, body)
+    channel_for(pds).send(post("hello"))
+    assert len(pds.records) == 1

@@ -349,3 +349,23 @@ def test_the_password_never_shows(
         assert not [t for t in texts if canary in t]
     finally:
         controller.stop()
+
+
+def test_long_lists_go_in_batches_and_a_retry_skips_the_delivered_ones(
+    exomars: Release, smtp: Controller, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channels import email as email_channel
+
+    monkeypatch.setattr(email_channel, "RECIPIENTS_PER_MESSAGE", 2)
+    channel = channel_for(env(smtp))
+    mailbox.rcpt_reply["c@example.com"] = "451 4.3.0 Try again later"
+    with pytest.raises(TransientError):
+        channel.send(email_post(exomars))  # the first batch went out, the second did not
+    del mailbox.rcpt_reply["c@example.com"]
+    channel.send(email_post(exomars))
+    assert [rcpts for _, rcpts, _ in mailbox.received] == [
+        ["a@example.org", "b@example.net"],
+        ["c@example.com"],
+    ]
+    channel.send(email_post(exomars))  # a new post (or a resend) goes to everyone again
+    assert len(mailbox.received) == 4
