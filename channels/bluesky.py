@@ -334,9 +334,10 @@ class BlueskyChannel(Channel):
             answer = self._xrpc("GET", "com.atproto.repo.getRecord", params=params)
         except _NotFound:
             return None
-        except _NotSupported:
-            # Cannot look: create, and rely on the server refusing a second record under this key.
-            log.warning("the PDS cannot getRecord; creating without checking", extra={"rkey": rkey})
+        except PermanentError as exc:
+            # Cannot look (a server without getRecord, an odd answer): create, and rely on the server
+            # refusing a second record under the same key. Network trouble stays transient.
+            log.warning("cannot check for the record (%s); creating it", exc, extra={"rkey": rkey})
             return None
         uri, cid = answer.get("uri"), answer.get("cid")
         if not (isinstance(uri, str) and isinstance(cid, str)):
