@@ -526,13 +526,17 @@ def _data(release: Release, subject: _Subject) -> dict[str, Any]:
         "summary": ctx["summary"] or None,
         "link": subject.link,
         "language": release.language,
+        "timezones": list(release.show_timezones),  # the zones times are shown in (webhook `local`)
         "handles": ctx["handles"],
         "hashtags": ctx["hashtags"],
         "events": [
             {k: e[k] for k in ("id", "title", "start", "end", "timezone", "location", "stream_url", "when")}
             for e in ctx["events"]
         ],
-        "deadlines": [{k: d[k] for k in ("id", "title", "due", "when")} for d in ctx["deadlines"]],
+        "deadlines": [
+            {**{k: d[k] for k in ("id", "title", "due", "date_only", "when")}, "timezone": deadline.timezone}
+            for d, deadline in zip(ctx["deadlines"], release.deadlines, strict=True)
+        ],
         "changes": ctx["changes"],
         "reason": ctx["reason"],
     }
