@@ -260,9 +260,9 @@ def _tweet_id(response: Any) -> str:
 
 def _partial(error: ChannelError, post: Post, posted: list[str], number: int) -> ChannelError:
     total = len(post.parts)
-    out = f"parts 1-{len(posted)}" if len(posted) > 1 else "part 1"
+    out = f"parts 1-{len(posted)} of {total} are" if len(posted) > 1 else f"part 1 of {total} is"
     message = (
-        f"thread incomplete: {out} of {total} are out (first: {STATUS_URL.format(posted[0])}, "
+        f"thread incomplete: {out} out (first: {STATUS_URL.format(posted[0])}, "
         f"last id {posted[-1]}); part {number} failed: {error}"
     )
     if isinstance(error, TransientError):
