@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from tests.fake_x import HANG, _multipart
 
-# The Bot API's HTML parse mode, checked independently of channels/telegram.py (core.telegram.org/bots/api#html-style).
+# Bot API HTML parse mode (core.telegram.org/bots/api#html-style), checked apart from channels/telegram.py.
 ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji",
     "tg-time", "code", "pre", "blockquote",
@@ -34,9 +34,11 @@ def error(code: int, description: str, **parameters: int) -> dict[str, Any]:
 
 
 FLOOD = error(429, "Too Many Requests: retry after 3", retry_after=3)
-CANT_PARSE = error(400, "Bad Request: can't parse entities: unsupported start tag \"p\" at byte offset 0")
+CANT_PARSE = error(400, 'Bad Request: can\'t parse entities: unsupported start tag "p" at byte offset 0')
 NOT_MEMBER = error(403, "Forbidden: bot is not a member of the channel chat")
-MIGRATED = error(400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=-1009876543210)
+MIGRATED = error(
+    400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=-1009876543210
+)
 UNAUTHORIZED = error(401, "Unauthorized")
 BAD_PHOTO = error(400, "Bad Request: wrong file identifier/HTTP URL specified")
 SERVER_ERROR = error(500, "Internal Server Error")

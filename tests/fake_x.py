@@ -1,4 +1,4 @@
-"""A loopback X API v2 that speaks the real wire format: POST /2/tweets, GET /2/users/me, POST /2/media/upload."""
+"""A loopback X API v2 in the real wire format: POST /2/tweets, GET /2/users/me, POST /2/media/upload."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ DUPLICATE = {
 }
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 TOO_MANY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
-SERVER_ERROR = {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank", "status": 500}  # fmt: skip
+SERVER_ERROR = {
+    "title": "Internal Server Error",
+    "detail": "Internal Server Error",
+    "type": "about:blank",
+    "status": 500,
+}
 BAD_REQUEST = {
     "errors": [{"parameters": {"text": [""]}, "message": "Your Tweet text is too long."}],
     "title": "Invalid Request",

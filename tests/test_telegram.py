@@ -17,7 +17,10 @@ from tests import fake_telegram
 from tests.fake_telegram import FakeTelegram
 from tests.fake_x import HANG, closed_port
 
-HTML = '<b>Call for Media: ESA &amp; Roscosmos</b>\n\n<a href="https://esa.int/n5">https://esa.int/n5</a>\n@ESA_ExoMars #ExoMars'  # fmt: skip
+HTML = (
+    "<b>Call for Media: ESA &amp; Roscosmos</b>\n\n"
+    '<a href="https://esa.int/n5">https://esa.int/n5</a>\n@ESA_ExoMars #ExoMars'
+)
 
 
 @pytest.fixture
@@ -101,7 +104,8 @@ def test_retry_after_as_an_int_is_handled_too(monkeypatch: pytest.MonkeyPatch) -
         warnings.simplefilter("ignore", DeprecationWarning)
         exc = RetryAfter(7)
     error = _map(exc, "token")
-    assert isinstance(error, TransientError) and error.retry_after == timedelta(seconds=7)
+    assert isinstance(error, TransientError)
+    assert error.retry_after == timedelta(seconds=7)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +132,8 @@ def test_a_wrong_token_is_permanent_and_never_quoted(fake: FakeTelegram) -> None
     wrong = "111111111:AAwrongTOKENwrongTOKENwrongTOKEN_xyz"
     with pytest.raises(PermanentError, match="TELEGRAM_BOT_TOKEN") as caught:
         channel(fake, token=wrong).send(post())
-    assert wrong not in repr(caught.value) and wrong not in str(caught.value)
+    assert wrong not in repr(caught.value)
+    assert wrong not in str(caught.value)
 
 
 def test_a_server_error_may_have_posted(fake: FakeTelegram) -> None:

@@ -37,11 +37,13 @@ def test_a_post_is_one_tweet_signed_with_oauth1(fake: FakeX) -> None:
     receipt = channel(fake.url).send(post("Call for Media #ExoMars"))
     (tweet,) = fake.tweets
     assert tweet["text"] == "Call for Media #ExoMars"
-    assert "reply" not in tweet and "media" not in tweet
+    assert "reply" not in tweet
+    assert "media" not in tweet
     assert receipt.remote_id == tweet["id"]
     assert receipt.url == f"https://x.com/i/web/status/{tweet['id']}"
     auth = fake.requests_to("POST /2/tweets")[0].headers["Authorization"]
-    assert auth.startswith("OAuth ") and 'oauth_consumer_key="ck-consumer"' in auth
+    assert auth.startswith("OAuth ")
+    assert 'oauth_consumer_key="ck-consumer"' in auth
 
 
 def test_a_thread_replies_to_the_previous_part_and_the_receipt_is_the_first(fake: FakeX) -> None:
@@ -144,7 +146,7 @@ def test_403_duplicate_content_is_a_duplicate_not_retried(fake: FakeX) -> None:
     [
         (Reply(401, fake_x.UNAUTHORIZED), "rejected the credentials"),
         (Reply(400, fake_x.BAD_REQUEST), "too long"),
-        (Reply(403, {"title": "Forbidden", "detail": "Your client app is not permitted.", "status": 403}), "not permitted"),
+        (Reply(403, {"title": "Forbidden", "detail": "App not permitted.", "status": 403}), "not permitted"),
     ],
 )  # fmt: skip
 def test_4xx_is_permanent(fake: FakeX, reply: Reply, words: str) -> None:
@@ -199,7 +201,8 @@ def test_a_rate_limit_before_anything_went_out_is_plainly_retryable(fake: FakeX)
     fake.on("POST /2/tweets", Reply(429, fake_x.TOO_MANY))
     with pytest.raises(TransientError) as caught:
         channel(fake.url).send(post("one", "two"))
-    assert not caught.value.maybe_sent and caught.value.retry_after is None
+    assert not caught.value.maybe_sent
+    assert caught.value.retry_after is None
 
 
 def test_check_calls_users_me(fake: FakeX) -> None:

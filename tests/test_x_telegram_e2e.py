@@ -1,4 +1,4 @@
-"""X and Telegram end to end: the ExoMars campaign through the worker to the fakes; `distrib channels [check]`."""
+"""X and Telegram end to end: ExoMars through the worker to both fakes; `distrib channels [check]`."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_the_exomars_campaign_reaches_x_and_telegram(
     assert code == 0
     assert {(line["channel"], line["state"]) for line in lines} == {("x", "sent"), ("telegram", "sent")}
     kinds = [line["kind"] for line in lines if line["channel"] == "x"]
-    assert kinds[0] == "announcement" and "deadline-reminder" in kinds and "event-reminder" in kinds
+    assert kinds[0] == "announcement"
+    assert "deadline-reminder" in kinds
+    assert "event-reminder" in kinds
     assert kinds == [line["kind"] for line in lines if line["channel"] == "telegram"]
 
     # Every post went out once, threads replying to their first part, each first part tagged.
@@ -62,13 +64,22 @@ def test_the_exomars_campaign_reaches_x_and_telegram(
     assert len(tg.messages) == len(kinds)
     for message in tg.messages:
         fields = message["fields"]
-        assert fields["parse_mode"] == "HTML" and fields["chat_id"] == "@esa_news"
+        assert fields["parse_mode"] == "HTML"
+        assert fields["chat_id"] == "@esa_news"
         assert html_problem(fields["text"]) is None
-        assert "@ESA_ExoMars" in fields["text"] and "#ExoMars" in fields["text"]
-    assert "<b>Call for Media: ESA and Roscosmos to discuss ExoMars plans</b>" in tg.messages[0]["fields"]["text"]
+        assert "@ESA_ExoMars" in fields["text"]
+        assert "#ExoMars" in fields["text"]
+    assert (
+        "<b>Call for Media: ESA and Roscosmos to discuss ExoMars plans</b>"
+        in tg.messages[0]["fields"]["text"]
+    )
 
     code, out, _ = run(capsys, "status", "--json")
-    urls = {row["channel"]: row["remote_url"] for row in json.loads(out)["outbox"] if row["kind"] == "announcement"}
+    urls = {
+        row["channel"]: row["remote_url"]
+        for row in json.loads(out)["outbox"]
+        if row["kind"] == "announcement"
+    }
     assert urls["x"] == f"https://x.com/i/web/status/{firsts[0]['id']}"
     assert urls["telegram"] == "https://t.me/esa_news/1"
 
@@ -105,16 +116,20 @@ def sqlite_url_for_test() -> str:
 def test_channels_lists_every_channel_with_what_is_missing(
     fakes: tuple[FakeX, FakeTelegram], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    x, tg = fakes
+    _x, tg = fakes
     code, out, err = run(capsys, "channels")
     assert (code, err) == (0, "")
     rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
-    assert "enabled" in rows["x"] and "OAuth 1.0a user context" in rows["x"]
-    assert "enabled" in rows["telegram"] and "chat @esa_news" in rows["telegram"]
-    assert "not configured" in rows["mastodon"] and "MASTODON_ACCESS_TOKEN" in rows["mastodon"]
+    assert "enabled" in rows["x"]
+    assert "OAuth 1.0a user context" in rows["x"]
+    assert "enabled" in rows["telegram"]
+    assert "chat @esa_news" in rows["telegram"]
+    assert "not configured" in rows["mastodon"]
+    assert "MASTODON_ACCESS_TOKEN" in rows["mastodon"]
     assert "not configured" in rows["outbox-dir"]
     assert out.rstrip().endswith("enabled: x, telegram")
-    assert tg.token not in out and "ats" not in out.split()
+    assert tg.token not in out
+    assert "ats" not in out.split()
 
 
 def test_channels_check_calls_each_harmless_verification(
@@ -129,7 +144,8 @@ def test_channels_check_calls_each_harmless_verification(
     assert out.rstrip().endswith("all 2 ok")
     assert len(x.requests_to("GET /2/users/me")) == 1
     assert [c.method for c in tg.calls] == ["getMe"]
-    assert x.tweets == [] and tg.messages == []
+    assert x.tweets == []
+    assert tg.messages == []
 
     x.on("GET /2/users/me", Reply(401, fake_x.UNAUTHORIZED))
     code, out, _ = run(capsys, "channels", "check")
@@ -138,10 +154,13 @@ def test_channels_check_calls_each_harmless_verification(
     assert out.rstrip().endswith("1 of 2 failed")
 
 
-def test_channels_check_with_nothing_configured_checks_the_outbox_dir(capsys: pytest.CaptureFixture[str]) -> None:
+def test_channels_check_with_nothing_configured_checks_the_outbox_dir(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, _ = run(capsys, "channels", "check")
     assert code == 0
-    assert " ".join(out.split()).startswith("outbox-dir ok ") and "is writable" in out
+    assert " ".join(out.split()).startswith("outbox-dir ok ")
+    assert "is writable" in out
 
 
 def test_channels_takes_only_check(capsys: pytest.CaptureFixture[str]) -> None:
