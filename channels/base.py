@@ -11,6 +11,7 @@ from distrib.models import Post, Receipt
 __all__ = [
     "Channel",
     "ChannelError",
+    "Checker",
     "DuplicateError",
     "PermanentError",
     "Receipt",
@@ -67,6 +68,15 @@ class Channel:
     def is_configured(cls, settings: Settings) -> bool:
         return bool(cls.required_settings) and all(settings.get(n) for n in cls.required_settings)
 
+    @classmethod
+    def missing_settings(cls, settings: Settings) -> list[str]:
+        """What `distrib channels` says is missing (names only, never values)."""
+        return [n for n in cls.required_settings if not settings.get(n)]
+
+    def describe(self) -> str:
+        """One line for `distrib channels`: where posts go, without any secret."""
+        return ""
+
     @property
     def template_ext(self) -> str:
         return "html" if self.markup == "html" else "txt"
@@ -101,3 +111,16 @@ class Sender(Protocol):
     idempotent: ClassVar[bool]
 
     def send(self, post: Post) -> Receipt: ...
+
+
+@runtime_checkable
+class Checker(Protocol):
+    """A channel that can verify its credentials with a harmless call (`distrib channels check`).
+
+    `check` returns one line saying what it found (e.g. the account it posts as), or raises
+    TransientError / PermanentError like `send`.
+    """
+
+    name: ClassVar[str]
+
+    def check(self) -> str: ...

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar, Self
 
 from channels.base import Channel
-from channels.errors import TransientError
+from channels.errors import PermanentError, TransientError
 from distrib.config import Settings
 from distrib.models import Post, Receipt, iso_z
 
@@ -36,6 +36,19 @@ class OutboxDirChannel(Channel):
         # DISTRIB_OUTBOX_DIR has a default, so only an explicit setting enables it beside other
         # channels; channels.enabled() falls back to it when nothing else is configured.
         return bool(settings.get("DISTRIB_OUTBOX_DIR"))
+
+    def describe(self) -> str:
+        return f"writes files to {self.directory}"
+
+    def check(self) -> str:
+        """A local check: the directory exists (or can be made) and takes a file."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".check-"):
+                pass
+        except OSError as exc:
+            raise PermanentError(f"cannot write to {self.directory}: {exc.strerror or exc}") from None
+        return f"{self.directory.resolve()} is writable"
 
     def path_for(self, post: Post) -> Path:
         """Sorted by due time in a directory listing; the key makes the name unique and stable."""

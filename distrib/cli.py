@@ -134,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="with --simulate: one JSON line per outcome")
 
+    p = add(
+        "channels", cmd_channels,
+        "list every channel: enabled or not, and which settings are missing; `check` verifies credentials",
+    )  # fmt: skip
+    p.add_argument(
+        "action", nargs="?", choices=["check"],
+        help="check: call each enabled channel's harmless verification (X get_me, Telegram getMe)",
+    )  # fmt: skip
+
     add("demo", cmd_demo, "the ExoMars campaign end to end on a simulated clock, into local files")
 
     p = add("feeds", cmd_feeds, "write feed.atom, feed.rss and events.ics (atomically) for journalists")
@@ -452,6 +461,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         runtime.serve_and_work(store, settings, worker, args.host, args.port, runtime.stop_on_signals())
     finally:
         store.close()
+    return 0
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    from distrib import channel_status
+
+    settings = _settings()
+    if args.action == "check":
+        results = channel_status.check_all(settings)
+        print(channel_status.check_report(results))
+        return 1 if any(r.failed for r in results) else 0
+    print(channel_status.listing(settings))
     return 0
 
 

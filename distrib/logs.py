@@ -76,5 +76,17 @@ def setup(level: int | str, env: Mapping[str, str], stream: object = None) -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    hold_noisy_loggers()
+
+
+def hold_noisy_loggers() -> None:
+    """Keep the libraries that log URLs and headers (tokens) at WARNING, even under -v.
+
+    Channels call this before their first request too, so an embedding program or a test that logs
+    at DEBUG without `setup` never sees a token (python-telegram-bot's httpx lines at INFO, tweepy's
+    Authorization header at DEBUG).
+    """
     for name in NOISY:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:  # NOTSET (0) too: it would inherit the root's DEBUG
+            logger.setLevel(logging.WARNING)
