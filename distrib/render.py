@@ -327,9 +327,27 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in text.split("\n\n") if p.strip()]
 
 
-def _carries(paragraph: str, required: Iterable[str], visible: Callable[[str], str]) -> bool:
-    shown = visible(paragraph)
-    return any(r in shown for r in required)
+def _lead(paragraphs: Sequence[str], required: Iterable[str], visible: Callable[[str], str]) -> list[str]:
+    """The fewest paragraphs that still show every required element once, in their own order.
+
+    A paragraph is not needed just because it repeats an element another one carries (a location that
+    contains the release link must not crowd the title out of the first part): greedy set cover,
+    most uncovered elements first, the shorter paragraph on a tie.
+    """
+    shown = [visible(p) for p in paragraphs]
+    remaining = {r for r in required if r and any(r in text for text in shown)}
+    chosen: set[int] = set()
+    while remaining:
+        best = max(
+            (i for i in range(len(paragraphs)) if i not in chosen),
+            key=lambda i: (sum(r in shown[i] for r in remaining), -len(shown[i])),
+            default=None,
+        )
+        if best is None or not any(r in shown[best] for r in remaining):
+            break
+        chosen.add(best)
+        remaining = {r for r in remaining if r not in shown[best]}
+    return [p for i, p in enumerate(paragraphs) if i in chosen]
 
 
 def _split_long(paragraph: str, fits: Callable[[str], bool]) -> list[str]:
@@ -352,7 +370,7 @@ def _thread(
     full: str, required: Sequence[str], fits: Callable[[str], bool], visible: Callable[[str], str]
 ) -> list[str] | None:
     paragraphs = _paragraphs(full)
-    lead = [p for p in paragraphs if _carries(p, required, visible)]
+    lead = _lead(paragraphs, required, visible)
     rest = [p for p in paragraphs if p not in lead]
     first = "\n\n".join(lead)
     if not fits(first):
@@ -493,7 +511,7 @@ class Renderer:
             parts = _thread(full, subject.required, fits, visible)
             if parts:
                 return parts
-        lean = "\n\n".join(p for p in _paragraphs(render("", "")) if _carries(p, subject.required, visible))
+        lean = "\n\n".join(_lead(_paragraphs(render("", "")), subject.required, visible))
         if lean and fits(lean):
             return [lean]
         # Last resort: the title alone is too long for the channel; shorten it, keep everything else.
@@ -502,7 +520,7 @@ class Renderer:
             title = _cut(title_tokens, count)
             required = [title, *subject.required[1:]]
             text = render("", "", title)
-            lean = "\n\n".join(p for p in _paragraphs(text) if _carries(p, required, visible))
+            lean = "\n\n".join(_lead(_paragraphs(text), required, visible))
             if lean and fits(lean):
                 return [lean]
         raise RenderError(

@@ -242,3 +242,35 @@ def test_update_and_cancellation(exomars: Release) -> None:
     cancel = Renderer().cancellation(exomars, x, "Postponed.", due=datetime(2020, 3, 1, tzinfo=UTC))
     assert cancel.parts[0].text.startswith(f"Cancelled: {exomars.title}\n\nPostponed.")
     assert cancel.kind is PostKind.CANCELLATION
+
+
+def test_a_location_that_repeats_the_link_does_not_crowd_the_title_out_of_the_first_part() -> None:
+    """Found by the property test: the location held the release link, so the whole location
+    paragraph counted as required and the title was cut instead of moving the location on."""
+    from channels.x import XChannel
+    from distrib.models import Deadline, Event
+
+    release = Release(
+        id="r-1", title="ExoMars ExoMars esa.int 火星探测",
+        published=datetime(2026, 3, 2, 20, 31, tzinfo=UTC),
+        timezone="Europe/Paris", show_timezones=("Europe/Paris", "Europe/Moscow"),
+        url="https://www.esa.int/exomars", handles=("@A",), hashtags=("#A", "#AAAA"),
+        events=(Event("briefing", "Press briefing", datetime(2026, 4, 11, 20, 30, tzinfo=UTC), "Europe/Paris",
+                      datetime(2026, 4, 11, 22, 0, tzinfo=UTC),
+                      location="ExoMars ExoMars ExoMars \u202bمرحبا\u202c \u202bمرحبا\u202c https://www.esa.int/exomars"),),
+        deadlines=(Deadline("accreditation", "Media accreditation", datetime(2026, 4, 9, 20, 30, tzinfo=UTC),
+                            "Europe/Moscow"),),
+        body="ExoMars",
+    )  # fmt: skip
+    post = Renderer().render(
+        release,
+        XChannel(),
+        PostKind.EVENT_REMINDER,
+        target="briefing",
+        due=datetime(2026, 4, 11, 20, 20, tzinfo=UTC),
+    )
+    first = post.parts[0].text
+    assert release.title in first
+    assert "https://www.esa.int/exomars" in first
+    assert "@A #A #AAAA" in first
+    assert all(part.length <= 280 for part in post.parts)
