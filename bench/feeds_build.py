@@ -3,12 +3,17 @@
 Run: .venv/bin/python bench/feeds_build.py [--releases 10000] [--runs 15]
 
 The store is seeded in one transaction (queueing 10,000 files one by one would time fsyncs, not feeds):
-one release every 8 hours for ~9 years up to `now`, plus 20 still under embargo; each with a ~2 KB Markdown
-body, one event 10 days after publication and one date-only deadline 7 days after, in four zones.
+one release every 8 hours for ~9 years up to `now`, plus 20 still under embargo; each with its own ~2 KB
+Markdown body, one event 10 days after publication and one date-only deadline 7 days after, in four zones.
 Reported, as the median [min–max] of --runs runs:
-  cold   query + build of the three files, every in-process cache emptied first (a one-shot `distrib feeds`)
+  cold   query + build of the three files, every in-process cache emptied first and no disk cache
+         (the very first `distrib feeds`)
   warm   the same with the caches a long-running `distrib serve` / `distrib run` keeps between rebuilds
+  disk   cold again, but with the disk cache an earlier run left in <data dir>/cache/feeds: what a one-shot
+         `distrib feeds` from cron pays after its first run
   write  the whole `write_feeds` (also the index, per-language and per-release .ics, compare, atomic writes)
+         in a running service
+  cron   that `write_feeds` in a fresh process with the disk cache of an earlier run
 Target (DESIGN §10): ≤ 50 ms to build.
 """
 
@@ -26,6 +31,7 @@ import sqlalchemy as sa
 
 from distrib import feeds
 from distrib.config import Settings
+from distrib.disk_cache import DiskCache
 from distrib.models import Deadline, Event, Release, ReleaseState
 from distrib.store import Store, calendar_releases, feed_releases, release_versions, releases
 
@@ -74,7 +80,7 @@ def make_release(n: int, published: datetime, event_share: float = 1.0) -> Relea
                 how="Apply by email with your press card.",
             ),
         ),
-        body=BODY,
+        body=f"{BODY}\n\nEnds release {n}.",  # each body its own: Markdown is rendered once per body
     )
 
 
@@ -120,18 +126,21 @@ def seed(store: Store, count: int, event_share: float = 1.0) -> None:
 
 
 def clear_caches() -> None:
-    feeds.body_html.cache_clear()
-    feeds._release_vevents.cache_clear()
-    feeds._vtimezone.cache_clear()
-    feeds._calendar_head.cache_clear()
+    """What a fresh process starts with: no in-process cache (the disk cache stays)."""
+    feeds.forget_in_process_caches()
 
 
-def build_three(store: Store, config: feeds.FeedConfig) -> tuple[int, int, int]:
+def build_three(
+    store: Store, config: feeds.FeedConfig, cache_dir: Path | None = None
+) -> tuple[int, int, int]:
+    cache = DiskCache(cache_dir) if cache_dir else None
     entries = feed_releases(store, NOW, limit=config.limit)
     upcoming = calendar_releases(store, NOW, NOW - feeds.CALENDAR_PAST)
-    atom = feeds.build_atom(entries, config, NOW)
-    rss = feeds.build_rss(entries, config, NOW)
-    ics = feeds.build_calendar(upcoming, config, NOW)
+    atom = feeds.build_atom(entries, config, NOW, cache=cache)
+    rss = feeds.build_rss(entries, config, NOW, cache=cache)
+    ics = feeds.build_calendar(upcoming, config, NOW, cache=cache)
+    if cache:
+        cache.prune()
     return len(atom), len(rss), len(ics)
 
 
@@ -166,9 +175,13 @@ def main() -> None:
         t0 = time.perf_counter()
         seed(store, args.releases, args.event_share)
         print(f"seeded {args.releases:,} releases (+20 under embargo) in {time.perf_counter() - t0:.1f} s")
-        settings = Settings.from_env({"DISTRIB_PUBLIC_DIR": str(Path(tmp) / "public")})
+        settings = Settings.from_env(
+            {"DISTRIB_PUBLIC_DIR": str(Path(tmp) / "public"), "DISTRIB_DATA_DIR": str(Path(tmp) / "data")}
+        )
         config = feeds.FeedConfig.from_settings(settings)
-        sizes = build_three(store, config)
+        cache_dir = feeds.feed_cache(settings).directory
+        sizes = build_three(store, config, cache_dir)  # also fills the disk cache
+        assert build_three(store, config) == sizes
         upcoming = calendar_releases(store, NOW, NOW - feeds.CALENDAR_PAST)
         n_events = sum(len(s.release.events) + len(s.release.deadlines) for s in upcoming)
         print(
@@ -177,8 +190,10 @@ def main() -> None:
         )
         show("cold", timed(lambda: build_three(store, config), args.runs, before=clear_caches))
         show("warm", timed(lambda: build_three(store, config), args.runs))
+        show("disk", timed(lambda: build_three(store, config, cache_dir), args.runs, before=clear_caches))
         feeds.write_feeds(store, settings, NOW)
         show("write", timed(lambda: feeds.write_feeds(store, settings, NOW), args.runs))
+        show("cron", timed(lambda: feeds.write_feeds(store, settings, NOW), args.runs, before=clear_caches))
         store.close()
 
 

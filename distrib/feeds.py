@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import html
+import json
 import logging
 import mimetypes
 import os
 import re
 import tempfile
 import threading
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -23,9 +27,11 @@ import nh3
 from feedgen.feed import FeedGenerator
 from icalendar import STATUS, Alarm, Calendar, Timezone, vDuration
 from icalendar import Event as VEvent
+from icalendar import __version__ as icalendar_version
 from markdown_it import MarkdownIt
 
-from distrib import __version__
+from distrib import __version__, disk_cache
+from distrib.disk_cache import DiskCache
 from distrib.errors import ConfigError
 from distrib.models import Deadline, Event, Release, ReleaseState, StoredRelease, utc
 
@@ -275,8 +281,11 @@ def deadline_when(deadline: Deadline, zones: Sequence[str]) -> str:
     return f"by {when(deadline.due, None, zones)}"
 
 
-def entry_html(stored: StoredRelease) -> str:
-    """The entry's HTML: a cancellation notice, the events and deadlines in the release's zones, the body."""
+def entry_html(stored: StoredRelease, cache: DiskCache | None = None) -> str:
+    """The entry's HTML: a cancellation notice, the events and deadlines in the release's zones, the body.
+
+    With a `cache`, the body's HTML comes from / goes to its directory (the same text either way).
+    """
     release = stored.release
     parts: list[str] = []
     if stored.state == ReleaseState.CANCELLED:
@@ -303,7 +312,7 @@ def entry_html(stored: StoredRelease) -> str:
     if items:
         parts.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
     if release.body.strip():
-        parts.append(body_html(release.body))
+        parts.append(body_html(release.body) if cache is None else _cached_body_html(cache, release.body))
     return "\n".join(parts)
 
 
@@ -335,22 +344,25 @@ def _enclosures(release: Release) -> list[tuple[str, str, str]]:
 
 
 def build_atom(
-    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, *, language: str | None = None
-) -> bytes:
-    """Atom 1.0: the newest `config.limit` public releases, newest first."""
-    return _build_feed(releases, config, now, language, "atom")
+    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, *, language: str | None = None,
+    cache: DiskCache | None = None,
+) -> bytes:  # fmt: skip
+    """Atom 1.0: the newest `config.limit` public releases, newest first (`cache`: see `feed_cache`)."""
+    return _build_feed(releases, config, now, language, "atom", cache)
 
 
 def build_rss(
-    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, *, language: str | None = None
-) -> bytes:
+    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, *, language: str | None = None,
+    cache: DiskCache | None = None,
+) -> bytes:  # fmt: skip
     """RSS 2.0 with the same entries as the Atom feed."""
-    return _build_feed(releases, config, now, language, "rss")
+    return _build_feed(releases, config, now, language, "rss", cache)
 
 
 def _build_feed(
-    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, language: str | None, kind: str
-) -> bytes:
+    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, language: str | None, kind: str,
+    cache: DiskCache | None,
+) -> bytes:  # fmt: skip
     language = language or config.feed_language
     entries = _select(releases, now, language, config.limit)
     # Never "now": the newest visible change, so an unchanged feed is byte-identical (ETag/304).
@@ -390,7 +402,7 @@ def _build_feed(
     fg.link(href=config.home, rel="alternate", type="text/html")
 
     for stored in entries:
-        _add_entry(fg, stored, config, kind, now)
+        _add_entry(fg, stored, config, kind, now, cache)
     if kind == "atom":
         atom: bytes = fg.atom_str(pretty=True)
         return atom
@@ -405,14 +417,16 @@ def _updated(stored: StoredRelease, now: datetime) -> datetime:
     return min(changed_at(stored), utc(now))
 
 
-def _add_entry(fg: Any, stored: StoredRelease, config: FeedConfig, kind: str, now: datetime) -> None:
+def _add_entry(
+    fg: Any, stored: StoredRelease, config: FeedConfig, kind: str, now: datetime, cache: DiskCache | None
+) -> None:
     release = stored.release
     fe = fg.add_entry(order="append")
     fe.id(config.entry_id(release.id))
     fe.title(entry_title(stored))
     fe.published(release.published)
     fe.updated(_updated(stored, now))
-    content = entry_html(stored)
+    content = entry_html(stored, cache)
     summary = clean_text(release.summary) if release.summary else None
     if kind == "atom":
         fe.content(content, type="html")
@@ -516,9 +530,14 @@ def _hub_extension(hub: str) -> type:
 
 
 def build_calendar(
-    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, *, language: str | None = None
-) -> bytes:
-    """events.ics: every event and deadline of the public releases that are upcoming or recent."""
+    releases: Iterable[StoredRelease], config: FeedConfig, now: datetime, *, language: str | None = None,
+    cache: DiskCache | None = None,
+) -> bytes:  # fmt: skip
+    """events.ics: every event and deadline of the public releases that are upcoming or recent.
+
+    With a `cache` (see `feed_cache`), the VEVENTs and VTIMEZONEs come from / go to its directory;
+    the bytes are the same with or without it.
+    """
     language = language or config.feed_language
     since = utc(now) - CALENDAR_PAST
     chosen = [s for s in _select(releases, now, language) if horizon(s.release) >= since]
@@ -528,10 +547,13 @@ def build_calendar(
         config,
         uid=f"calendar{suffix}@{config.domain}",
         name=clean_text(config.title, single_line=True),
+        cache=cache,
     )
 
 
-def build_release_calendar(stored: StoredRelease, config: FeedConfig | None = None) -> bytes:
+def build_release_calendar(
+    stored: StoredRelease, config: FeedConfig | None = None, *, cache: DiskCache | None = None
+) -> bytes:
     """One release's events and deadlines as a .ics (served at /releases/<id>.ics, attached to emails).
 
     The UIDs are those of events.ics, so a calendar that has both shows each event once.
@@ -540,27 +562,33 @@ def build_release_calendar(stored: StoredRelease, config: FeedConfig | None = No
     config = config or FeedConfig()
     return _calendar(
         [stored], config, uid=f"{stored.release.id}@{config.domain}",
-        name=clean_text(stored.release.title, single_line=True),
+        name=clean_text(stored.release.title, single_line=True), cache=cache,
     )  # fmt: skip
 
 
-def _calendar(releases: Sequence[StoredRelease], config: FeedConfig, *, uid: str, name: str) -> bytes:
+def _calendar(
+    releases: Sequence[StoredRelease], config: FeedConfig, *, uid: str, name: str, cache: DiskCache | None
+) -> bytes:
     """The calendar's bytes: its header, one VTIMEZONE per zone used, the VEVENTs by start time.
 
     Each part is serialized by icalendar; Calendar.to_ical() is the same concatenation (a test checks),
-    done here piecewise so unchanged releases and zones reuse their bytes instead of re-folding them.
+    done here piecewise so unchanged releases and zones reuse their bytes instead of re-folding them:
+    from the in-process caches, or from the disk `cache` when one is given.
     """
     events: list[tuple[datetime, str, bytes]] = []
     zones: set[str] = set()
     for stored in releases:
-        for start, event_uid, chunk, zone in _release_vevents(stored, config):
+        parts = _release_vevents(stored, config) if cache is None else _cached_vevents(cache, stored, config)
+        for start, event_uid, chunk, zone in parts:
             events.append((start, event_uid, chunk))
             if zone:
                 zones.add(zone)
     events.sort(key=lambda e: (e[0], e[1]))
     end = b"END:VCALENDAR\r\n"
-    body = b"".join([_vtimezone(zone) for zone in sorted(zones)] + [chunk for _, _, chunk in events])
-    return _calendar_head(uid, name)[: -len(end)] + body + end
+    vtimezones = [_vtimezone(z) if cache is None else _cached_vtimezone(cache, z) for z in sorted(zones)]
+    body = b"".join(vtimezones + [chunk for _, _, chunk in events])
+    head = _calendar_head(uid, name) if cache is None else _cached_calendar_head(cache, uid, name)
+    return head[: -len(end)] + body + end
 
 
 @functools.lru_cache(maxsize=1024)
@@ -575,17 +603,19 @@ def _calendar_head(uid: str, name: str) -> bytes:
     return data
 
 
-@functools.lru_cache(maxsize=64)
-def _vtimezone(zone: str) -> bytes:
+def _build_vtimezone(zone: str) -> bytes:
     """VTIMEZONE for a zone from the zoneinfo data (1970–2038); the same bytes every time."""
     data: bytes = Timezone.from_tzid(zone).to_ical()
     return data
 
 
-@functools.lru_cache(maxsize=2048)
-def _release_vevents(
-    stored: StoredRelease, config: FeedConfig
-) -> tuple[tuple[datetime, str, bytes, str | None], ...]:
+_vtimezone = functools.lru_cache(maxsize=64)(_build_vtimezone)
+
+# (start, uid, VEVENT bytes, TZID) for each event and deadline of one release version.
+VEvents = tuple[tuple[datetime, str, bytes, str | None], ...]
+
+
+def _build_release_vevents(stored: StoredRelease, config: FeedConfig) -> VEvents:
     """(start, uid, VEVENT bytes, TZID) for each event and deadline of one release version."""
     release = stored.release
     out: list[tuple[datetime, str, bytes, str | None]] = []
@@ -603,6 +633,162 @@ def _release_vevents(
             )
         )
     return tuple(out)
+
+
+_release_vevents = functools.lru_cache(maxsize=2048)(_build_release_vevents)
+
+
+# -- the expensive pieces on disk (a fresh process reuses what an earlier run built) -----------------
+
+
+def feed_cache(settings: Settings) -> DiskCache:
+    """<data dir>/cache/feeds: calendar pieces and body HTML built by earlier runs; safe to delete.
+
+    What makes a one-shot `distrib feeds` (cron) nearly as fast as a running service: icalendar's
+    serialization and the Markdown rendering are most of a cold build.
+    """
+    return DiskCache(settings.data_dir / "cache" / "feeds")
+
+
+def _cached_body_html(cache: DiskCache, markdown_text: str) -> str:
+    return cache.get(
+        disk_cache.cache_key("html", _code_version(), _html_version(), markdown_text),
+        lambda: body_html(markdown_text),
+        lambda html_text: html_text.encode("utf-8", "surrogatepass"),
+        lambda data: data.decode("utf-8", "surrogatepass"),
+    )
+
+
+@functools.cache
+def _html_version() -> tuple[str, str]:
+    from markdown_it import __version__ as markdown_it_version
+
+    return markdown_it_version, str(getattr(nh3, "__version__", "?"))
+
+
+def _cached_vevents(cache: DiskCache, stored: StoredRelease, config: FeedConfig) -> VEvents:
+    return cache.get(
+        _vevents_key(stored, config),
+        lambda: _build_release_vevents(stored, config),
+        _encode_vevents,
+        _decode_vevents,
+    )
+
+
+def _cached_calendar_head(cache: DiskCache, uid: str, name: str) -> bytes:
+    return cache.get(
+        disk_cache.cache_key("head", _code_version(), uid, name),
+        lambda: _calendar_head(uid, name),
+        lambda data: data,
+        functools.partial(_check_ics, b"BEGIN:VCALENDAR\r\n", b"END:VCALENDAR\r\n"),
+    )
+
+
+def _cached_vtimezone(cache: DiskCache, zone: str) -> bytes:
+    return cache.get(
+        disk_cache.cache_key("vtimezone", _code_version(), zone, _zone_digest(zone)),
+        lambda: _build_vtimezone(zone),
+        lambda data: data,
+        functools.partial(_check_ics, b"BEGIN:VTIMEZONE\r\n", b"END:VTIMEZONE\r\n"),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _vevents_key(stored: StoredRelease, config: FeedConfig) -> str:
+    """Everything the VEVENT bytes of a release version depend on: its content, version, state and dates,
+    the whole feed config, the zone data of every zone it shows, and the code and library versions."""
+    release = stored.release
+    zones = sorted(
+        {release.timezone, *release.show_timezones}
+        | {e.timezone for e in release.events}
+        | {d.timezone for d in release.deadlines}
+    )
+    return disk_cache.cache_key(
+        "vevents", _code_version(), release.content_hash(), stored.version, stored.state.value,
+        stored.updated_at, stored.cancelled_at, stored.cancel_reason, config,
+        tuple((zone, _zone_digest(zone)) for zone in zones),
+    )  # fmt: skip
+
+
+@functools.cache
+def _code_version() -> tuple[str, str, str]:
+    """Ours and icalendar's versions, and a digest of this module: editing how VEVENTs are made misses."""
+    try:
+        source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        source = "?"
+    return __version__, icalendar_version, source
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_digest(zone: str) -> str:
+    """sha256 of the TZif data zoneinfo loads for `zone` (system TZPATH first, then the tzdata package).
+
+    A tzdata upgrade changes it for the zones whose rules changed, so their calendar pieces are rebuilt.
+    """
+    if zone.startswith("/") or ".." in zone.split("/"):
+        return "invalid"
+    for directory in zoneinfo.TZPATH:
+        path = Path(directory) / zone
+        if path.is_file():
+            try:
+                return hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                return "unreadable"
+    try:
+        from importlib import resources
+
+        *package, name = zone.split("/")
+        data = resources.files(".".join(["tzdata.zoneinfo", *package])).joinpath(name).read_bytes()
+    except (ImportError, OSError, ValueError):
+        return "missing"
+    return hashlib.sha256(data).hexdigest()
+
+
+def _encode_vevents(parts: VEvents) -> bytes:
+    items = [
+        [start.isoformat(), uid, base64.b64encode(chunk).decode("ascii"), zone]
+        for start, uid, chunk, zone in parts
+    ]
+    return json.dumps(items, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _decode_vevents(payload: bytes) -> VEvents:
+    """The inverse of _encode_vevents; raises ValueError on anything else."""
+    out: list[tuple[datetime, str, bytes, str | None]] = []
+    items = json.loads(payload)
+    if not isinstance(items, list):
+        raise ValueError("not a list")
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 4):
+            raise ValueError("not a 4-item list")
+        start, uid, chunk, zone = item
+        if not (isinstance(start, str) and isinstance(uid, str) and isinstance(chunk, str)):
+            raise ValueError("wrong types")
+        if not (zone is None or isinstance(zone, str)):
+            raise ValueError("wrong zone")
+        moment = datetime.fromisoformat(start)
+        if moment.tzinfo is None:
+            raise ValueError("naive start")
+        data = base64.b64decode(chunk, validate=True)
+        out.append((moment, uid, _check_ics(b"BEGIN:VEVENT\r\n", b"END:VEVENT\r\n", data), zone))
+    return tuple(out)
+
+
+def _check_ics(begin: bytes, end: bytes, payload: bytes) -> bytes:
+    """`payload` if it is one whole component (a cache file's content); ValueError otherwise."""
+    if not (payload.startswith(begin) and payload.endswith(end)):
+        raise ValueError(f"not a {begin[6:-2].decode()}")
+    return payload
+
+
+def forget_in_process_caches() -> None:
+    """Empty every in-process cache of this module (what a fresh process starts with); disk caches stay."""
+    for cached in (body_html, _release_vevents, _vtimezone, _calendar_head, _vevents_key, _zone_digest):
+        cached.cache_clear()
+    _code_version.cache_clear()
+    _html_version.cache_clear()
+    disk_cache.forget_memory()
 
 
 def item_uid(release_id: str, kind: str, item_id: str, config: FeedConfig) -> str:
@@ -772,9 +958,12 @@ class FeedsWritten:
 
 
 def render_all(
-    store: Store, config: FeedConfig, now: datetime
+    store: Store, config: FeedConfig, now: datetime, *, cache: DiskCache | None = None
 ) -> tuple[dict[str, bytes], int, int, list[str]]:
-    """Every public file by its path under the public dir; reads only what the feeds show."""
+    """Every public file by its path under the public dir; reads only what the feeds show.
+
+    `cache`: where calendar pieces and body HTML are reused from and stored (`feed_cache`); None: in memory.
+    """
     from distrib.store import calendar_releases, feed_releases, public_languages
 
     now = utc(now)
@@ -785,9 +974,9 @@ def render_all(
     # Per-language feeds only when there is more than one language: otherwise they would repeat the main feed.
     per_language = languages if len(languages) > 1 else []
     files = {
-        ATOM: build_atom(entries, config, now),
-        RSS: build_rss(entries, config, now),
-        ICS: build_calendar(upcoming, config, now),
+        ATOM: build_atom(entries, config, now, cache=cache),
+        RSS: build_rss(entries, config, now, cache=cache),
+        ICS: build_calendar(upcoming, config, now, cache=cache),
         INDEX: build_index(config, per_language),
     }
     with_calendar = {s.release.id: s for s in [*entries, *upcoming]}
@@ -795,23 +984,28 @@ def render_all(
         lang_config = config.for_language(lang)
         lang_entries = feed_releases(store, now, limit=config.limit, language=lang)
         lang_upcoming = [s for s in upcoming if s.release.language == lang]
-        files[lang_config.path(ATOM)] = build_atom(lang_entries, lang_config, now)
-        files[lang_config.path(RSS)] = build_rss(lang_entries, lang_config, now)
-        files[lang_config.path(ICS)] = build_calendar(lang_upcoming, lang_config, now)
+        files[lang_config.path(ATOM)] = build_atom(lang_entries, lang_config, now, cache=cache)
+        files[lang_config.path(RSS)] = build_rss(lang_entries, lang_config, now, cache=cache)
+        files[lang_config.path(ICS)] = build_calendar(lang_upcoming, lang_config, now, cache=cache)
         with_calendar.update({s.release.id: s for s in lang_entries})
     for release_id, stored in sorted(with_calendar.items()):
         if stored.release.events or stored.release.deadlines:
-            files[f"releases/{release_id}.ics"] = build_release_calendar(stored, config)
+            files[f"releases/{release_id}.ics"] = build_release_calendar(stored, config, cache=cache)
     return files, len(entries), len(upcoming), languages
 
 
 def write_feeds(
     store: Store, settings: Settings, now: datetime, out_dir: Path | None = None, *, ping: bool = True
 ) -> FeedsWritten:
-    """Build every feed file, write the changed ones atomically, tell the WebSub hub about changed feeds."""
+    """Build every feed file, write the changed ones atomically, tell the WebSub hub about changed feeds.
+
+    Calendar pieces and body HTML are reused from <data dir>/cache/feeds: a one-shot run (cron) is fast too.
+    """
     config = FeedConfig.from_settings(settings)
     out = Path(out_dir or settings.public_dir)
-    files, n_entries, n_calendar, languages = render_all(store, config, now)
+    cache = feed_cache(settings)
+    files, n_entries, n_calendar, languages = render_all(store, config, now, cache=cache)
+    cache.prune()
     written: list[str] = []
     unchanged: list[str] = []
     for path, data in files.items():
