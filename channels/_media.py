@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from distrib.http_body import TooLarge, read_capped
+
 if TYPE_CHECKING:
     import requests
 
@@ -85,15 +87,9 @@ def _read(response: requests.Response, url: str, max_bytes: int) -> Image:
     ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if ctype not in IMAGE_TYPES:
         raise MediaUnavailable(f"not an image: content type '{ctype or 'none'}'")
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise MediaUnavailable(f"the image is {int(declared):,} bytes; the limit is {max_bytes:,}")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > max_bytes:  # a lying or missing Content-Length cannot beat the cap
-            raise MediaUnavailable(f"the image is larger than the limit of {max_bytes:,} bytes")
-        chunks.append(chunk)
+    try:
+        data = read_capped(response, max_bytes)
+    except TooLarge as exc:
+        raise MediaUnavailable(f"the image {exc.detail}") from None
     name = urlsplit(url).path.rsplit("/", 1)[-1] or "image"
-    return Image(b"".join(chunks), ctype, name)
+    return Image(data, ctype, name)

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from distrib.errors import NetworkError, SourceError
+from distrib.http_body import TooLarge, read_capped
 
 MAX_BYTES = 5_000_000
 TIMEOUT_SECONDS = 20.0
@@ -72,16 +73,10 @@ def fetch_url(url: str, *, timeout: float = TIMEOUT_SECONDS, max_bytes: int = MA
             ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if ctype and ctype not in _TEXT_TYPES:
                 raise SourceError(f"{url}: unsupported content type '{ctype}' (expected HTML or plain text)")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise SourceError(f"{url}: is {int(declared):,} bytes; the limit is {max_bytes:,}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise SourceError(f"{url}: is larger than the limit of {max_bytes:,} bytes")
-                chunks.append(chunk)
+            try:
+                body = read_capped(response, max_bytes)
+            except TooLarge as exc:
+                raise SourceError(f"{url}: {exc.detail}") from None
             charset = (
                 response.encoding if "charset" in response.headers.get("Content-Type", "").lower() else None
             )
@@ -89,9 +84,8 @@ def fetch_url(url: str, *, timeout: float = TIMEOUT_SECONDS, max_bytes: int = MA
         raise SourceError(f"{url}: not a valid URL ({exc})") from exc
     except requests.RequestException as exc:
         raise NetworkError(f"{url}: cannot fetch ({type(exc).__name__}: {exc})") from exc
-    data = b"".join(chunks)
     html = None if not ctype else ctype != "text/plain" and ctype != "text/markdown"
-    return Fetched(_decode(data, url, charset), url, html, final)
+    return Fetched(_decode(body, url, charset), url, html, final)
 
 
 def _limit(data: bytes, name: str, max_bytes: int) -> bytes:
