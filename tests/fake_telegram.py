@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests import loopback
 from tests.fake_x import HANG, _multipart
 
 # Bot API HTML parse mode (core.telegram.org/bots/api#html-style), checked apart from channels/telegram.py.
@@ -181,13 +181,5 @@ def html_problem(html: str) -> str | None:
     return checker.problem
 
 
-@contextmanager
-def running(server: FakeTelegram) -> Iterator[FakeTelegram]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
+def running(server: FakeTelegram) -> AbstractContextManager[FakeTelegram]:
+    return loopback.running(server, server.stop)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests import loopback
 
 # Error bodies as X returns them (RFC 7807 problem details; reference §1.5).
 DUPLICATE = {
@@ -175,16 +176,8 @@ def _multipart(ctype: str, body: bytes) -> dict[str, Any]:
     return fields
 
 
-@contextmanager
-def running(server: FakeX) -> Iterator[FakeX]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
+def running(server: FakeX) -> AbstractContextManager[FakeX]:
+    return loopback.running(server, server.stop)
 
 
 def closed_port() -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests import loopback
 
 
 class FakePlatform(ThreadingHTTPServer):
@@ -71,13 +72,5 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the worker was killed while we held its request
 
 
-@contextmanager
-def running(platform: FakePlatform) -> Iterator[FakePlatform]:
-    thread = threading.Thread(target=platform.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield platform
-    finally:
-        platform.release.set()
-        platform.shutdown()
-        platform.server_close()
+def running(platform: FakePlatform) -> AbstractContextManager[FakePlatform]:
+    return loopback.running(platform, platform.release)
