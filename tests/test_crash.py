@@ -25,8 +25,8 @@ from tests.fakes import planned
 
 pytestmark = pytest.mark.slow
 
-POSTS = 200
-KILLS = 20
+POSTS = 300
+KILLS = 30
 
 
 def start_worker(
