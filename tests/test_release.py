@@ -261,3 +261,11 @@ def test_two_files_with_one_id_and_different_content_conflict() -> None:
     (conflict,) = check_same_ids([("a.md", a), ("b.md", b)])
     assert str(conflict) == "b.md:1: id: 'r1' is also the id of a.md with different content"
     assert check_same_ids([("a.md", a), ("c.md", a)]) == []
+
+
+def test_zone_rules_come_from_the_tzdata_package_not_the_host() -> None:
+    import zoneinfo
+
+    import distrib  # noqa: F401  (importing distrib pins the rules)
+
+    assert zoneinfo.TZPATH == ()
